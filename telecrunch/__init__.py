@@ -1,0 +1,36 @@
+"""TeleCrunch: realistic, reproducible, bit-packed synthetic telemetry at scale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from telecrunch.errors import SchemaError, TeleCrunchError
+from telecrunch.schema import Schema
+
+__version__ = "0.1.0"
+__all__ = ["Schema", "SchemaError", "TeleCrunchError", "load_schema", "generate_columns",
+           "__version__"]
+
+
+def load_schema(source: str | Path | dict[str, Any]) -> Schema:
+    """A validated schema from a YAML/JSON file path or an already-parsed document."""
+    from telecrunch.docio import read_document
+    from telecrunch.schema_parse import parse_schema
+
+    if isinstance(source, dict):
+        return parse_schema(source)
+    doc = read_document(source, SchemaError)
+    try:
+        return parse_schema(doc)
+    except SchemaError as exc:
+        raise SchemaError(f"{source}: {exc.place}", exc.expected, exc.got,
+                          has_got=exc.has_got) from None
+
+
+def generate_columns(schema: Schema, seed: int, id_start: int, id_stop: int,
+                     backend: str = "numpy"):
+    """The records with IDs in [id_start, id_stop) as ``Columns`` (see telecrunch.generate)."""
+    from telecrunch.generate import generate_columns as _generate
+
+    return _generate(schema, seed, id_start, id_stop, backend)

@@ -1,0 +1,389 @@
+"""Build a validated ``Schema`` from a document, or fail with one path-naming error.
+
+Structure and types are checked by the pydantic models one level at a time, so that every
+error carries its full path (``kinds.update.fields.temp.resolution``); relations between values
+(min <= max, widths, weights, rates, signals against their field) are checked here after.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from telecrunch.errors import SchemaError
+from telecrunch.schema import (
+    ALPHABETS,
+    FIELD_TYPES,
+    MAX_QUANTIZED_BITS,
+    SCHEMA_LANGUAGE_VERSION,
+    EnumField,
+    FieldBase,
+    FloatField,
+    IntField,
+    Kind,
+    Schema,
+    Signal,
+    Sources,
+    Spec,
+    StringField,
+    TimeSpec,
+    TimestampField,
+    bits_for,
+)
+from telecrunch.signals import SIGNALS, default_signal
+
+NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+RESERVED = {"id", "kind"}
+MAX_KINDS = 256
+MAX_STRING_LENGTH = 65535
+MAX_SOURCES = 1 << 32
+
+
+def _join(path: str, *parts: Any) -> str:
+    return ".".join([path, *map(str, parts)] if path else map(str, parts))
+
+
+def _fail(path: str, expected: str, got: Any = None, *, has_got: bool = True) -> SchemaError:
+    return SchemaError(path, expected, got, has_got=has_got)
+
+
+def _validate(model: type[BaseModel], data: Any, path: str, context: str = "") -> Any:
+    """Validate one level with pydantic; turn its first error into a SchemaError."""
+    if not isinstance(data, dict):
+        raise _fail(path or "schema", f"must be a mapping{context}", data)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        place = _join(path, *err["loc"])
+        kind = err["type"]
+        if kind == "missing":
+            raise _fail(place, "is required", has_got=False) from None
+        if kind == "extra_forbidden":
+            allowed = ", ".join(k for k in model.model_fields if k != "name")
+            raise _fail(place, f"unknown key (expected one of: {allowed})", has_got=False) from None
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, "):]
+        message = message.replace("Input should be", "must be").replace("a valid tuple", "a list")
+        raise _fail(place, message, err.get("input")) from None
+
+
+def _check_name(name: Any, path: str) -> None:
+    if not isinstance(name, str) or not NAME.match(name):
+        raise _fail(path, "names must be identifiers: a letter or _, then letters, digits or _",
+                    name)
+    if name in RESERVED:
+        raise _fail(path, f"is a reserved column name ({', '.join(sorted(RESERVED))})", name)
+
+
+# ---- top level ----
+
+class _Top(Spec):
+    telecrunch: int = SCHEMA_LANGUAGE_VERSION
+    name: str
+    description: str = ""
+    sources: dict = {}
+    time: dict = {}
+    kinds: dict
+
+
+class _KindDoc(Spec):
+    rate: float | None = None
+    description: str = ""
+    fields: dict
+
+
+def parse_schema(doc: Any) -> Schema:
+    """Validate a schema document (a dict from YAML or JSON) into a ``Schema``."""
+    top = _validate(_Top, doc, "")
+    if top.telecrunch != SCHEMA_LANGUAGE_VERSION:
+        raise _fail("telecrunch", f"schema language version must be {SCHEMA_LANGUAGE_VERSION}",
+                    top.telecrunch)
+    if not top.name.strip():
+        raise _fail("name", "must not be empty", top.name)
+    sources = _validate(Sources, top.sources, "sources")
+    if not 1 <= sources.count <= MAX_SOURCES:
+        raise _fail("sources.count", f"must be between 1 and {MAX_SOURCES}", sources.count)
+    _check_name(sources.field, "sources.field")
+    time = _parse_time(top.time)
+    if not top.kinds:
+        raise _fail("kinds", "must declare at least one record kind", top.kinds)
+    if len(top.kinds) > MAX_KINDS:
+        raise _fail("kinds", f"must declare at most {MAX_KINDS} kinds", len(top.kinds))
+
+    seen: dict[str, str] = {sources.field: "sources.field"}
+    if time.field in seen:
+        raise _fail("time.field", "duplicate name: already used by sources.field", time.field)
+    seen[time.field] = "time.field"
+    kinds = []
+    rest = 1.0
+    for code, (kind_name, kind_doc) in enumerate(top.kinds.items()):
+        path = _join("kinds", kind_name)
+        _check_name(kind_name, path)
+        raw = _validate(_KindDoc, kind_doc, path)
+        if code == 0:
+            if raw.rate is not None:
+                raise _fail(_join(path, "rate"), "the first kind takes the share the others "
+                            "leave; give rate to the other kinds only", raw.rate)
+        else:
+            if raw.rate is None:
+                raise _fail(_join(path, "rate"), "is required: the share of records of this kind",
+                            has_got=False)
+            if not 0 < raw.rate <= 1:
+                raise _fail(_join(path, "rate"), "must be in (0, 1]", raw.rate)
+            rest -= raw.rate
+            if rest < -1e-12:
+                raise _fail(_join(path, "rate"), "rates of all kinds after the first must sum "
+                            "to at most 1", raw.rate)
+        fields = []
+        for field_name, field_doc in raw.fields.items():
+            fpath = _join(path, "fields", field_name)
+            _check_name(field_name, fpath)
+            if field_name in seen:
+                raise _fail(fpath, f"duplicate name: already used by {seen[field_name]}",
+                            field_name)
+            seen[field_name] = fpath
+            fields.append(_parse_field(field_name, field_doc, fpath, time))
+        kinds.append(dict(name=kind_name, code=code, rate=raw.rate, description=raw.description,
+                          fields=tuple(fields)))
+    kinds[0]["rate"] = max(rest, 0.0)
+    return Schema(name=top.name, description=top.description, sources=sources, time=time,
+                  kinds=tuple(Kind(**k) for k in kinds))
+
+
+def _parse_time(doc: Any) -> TimeSpec:
+    time = _validate(TimeSpec, doc, "time")
+    _check_name(time.field, "time.field")
+    if time.resolution <= 0:
+        raise _fail("time.resolution", "must be > 0", time.resolution)
+    if time.interval <= 0:
+        raise _fail("time.interval", "must be > 0", time.interval)
+    for key in ("start", "interval", "jitter"):
+        if getattr(time, key) % time.resolution:
+            raise _fail(f"time.{key}", f"must be a whole number of time.resolution "
+                        f"({time.resolution} ns)", getattr(time, key))
+    if not 0 <= time.jitter < time.interval:
+        raise _fail("time.jitter", f"must be >= 0 and < time.interval ({time.interval} ns) so "
+                    "each source's timestamps keep increasing", time.jitter)
+    if not 1 <= time.bits <= 64:
+        raise _fail("time.bits", "must be between 1 and 64", time.bits)
+    return time
+
+
+# ---- fields ----
+
+def _parse_field(name: str, doc: Any, path: str, time: TimeSpec) -> FieldBase:
+    if not isinstance(doc, dict):
+        raise _fail(path, "must be a mapping with a type", doc)
+    if "type" not in doc:
+        raise _fail(_join(path, "type"), f"is required (one of: {', '.join(FIELD_TYPES)})",
+                    has_got=False)
+    ftype = doc["type"]
+    if ftype not in FIELD_TYPES:
+        raise _fail(_join(path, "type"), f"must be one of: {', '.join(FIELD_TYPES)}", ftype)
+    body = {k: v for k, v in doc.items() if k != "signal"}
+    field = _validate(FIELD_TYPES[ftype], body, path)
+    field = field.model_copy(update={"name": name})
+    _CHECKS[ftype](field, path)
+    signal = _parse_signal(field, doc.get("signal"), _join(path, "signal"))
+    return field.model_copy(update={"signal": signal})
+
+
+def _check_range(field: Any, path: str, span: int) -> None:
+    """Shared by int and timestamp: span is the largest code; bits must hold it."""
+    need = bits_for(span)
+    if need > 64:
+        raise _fail(_join(path, "max"), "range needs more than 64 bits", need)
+    if field.bits is not None and not need <= field.bits <= 64:
+        raise _fail(_join(path, "bits"), f"must be between {need} (what the range needs) and 64",
+                    field.bits)
+
+
+def _check_int(field: IntField, path: str) -> None:
+    if field.min > field.max:
+        raise _fail(_join(path, "max"), f"must be >= min ({field.min})", field.max)
+    _check_range(field, path, field.max - field.min)
+
+
+def _check_bool(field: Any, path: str) -> None:
+    pass
+
+
+def _check_weights(weights: tuple[float, ...] | None, count: int, path: str) -> None:
+    if weights is None:
+        return
+    if len(weights) != count:
+        raise _fail(_join(path, "weights"), f"must have one weight per value ({count})",
+                    len(weights))
+    if any(not math.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise _fail(_join(path, "weights"), "must be finite, >= 0 and not all 0", list(weights))
+
+
+def _check_enum(field: EnumField, path: str) -> None:
+    if not field.values:
+        raise _fail(_join(path, "values"), "must list at least one value", list(field.values))
+    if len(set(field.values)) != len(field.values):
+        dup = next(v for v in field.values if field.values.count(v) > 1)
+        raise _fail(_join(path, "values"), "must not repeat a value", dup)
+    _check_weights(field.weights, len(field.values), path)
+
+
+def _check_timestamp(field: TimestampField, path: str) -> None:
+    if field.resolution <= 0:
+        raise _fail(_join(path, "resolution"), "must be > 0", field.resolution)
+    if field.min > field.max:
+        raise _fail(_join(path, "max"), f"must be >= min ({field.min})", field.max)
+    _check_range(field, path, (field.max - field.min) // field.resolution)
+
+
+def _check_float(field: FloatField, path: str) -> None:
+    for key in ("min", "max"):
+        if not math.isfinite(getattr(field, key)):
+            raise _fail(_join(path, key), "must be finite", getattr(field, key))
+    if field.min > field.max:
+        raise _fail(_join(path, "max"), f"must be >= min ({field.min})", field.max)
+    if field.encoding != "quantized":
+        for key in ("resolution", "bits"):
+            if getattr(field, key) is not None:
+                raise _fail(_join(path, key), f"applies to quantized floats only, not "
+                            f"{field.encoding}", getattr(field, key))
+        if field.encoding == "binary32" and max(abs(field.min), abs(field.max)) > 3.4028234e38:
+            raise _fail(_join(path, "max"), "must fit binary32 (|x| <= 3.4028234e38)", field.max)
+        return
+    if field.resolution is None:
+        raise _fail(_join(path, "resolution"), "is required for a quantized float "
+                    "(or set encoding: binary32 or binary64)", has_got=False)
+    if not field.resolution > 0:
+        raise _fail(_join(path, "resolution"), "must be > 0", field.resolution)
+    need = bits_for(field.largest_code)
+    if need > MAX_QUANTIZED_BITS:
+        raise _fail(_join(path, "resolution"), f"is too fine: (max - min) / resolution needs "
+                    f"{need} bits, quantized floats hold at most {MAX_QUANTIZED_BITS}",
+                    field.resolution)
+    if field.bits is not None and not need <= field.bits <= 64:
+        raise _fail(_join(path, "bits"), f"must be between {need} (what (max - min) / "
+                    "resolution needs) and 64", field.bits)
+
+
+def _check_string(field: StringField, path: str) -> None:
+    symbols = field.symbols
+    if field.alphabet not in ALPHABETS:
+        if not symbols:
+            raise _fail(_join(path, "alphabet"), f"must be a preset ({', '.join(ALPHABETS)}) or "
+                        "the characters themselves", field.alphabet)
+        if not symbols.isascii() or not symbols.isprintable():
+            raise _fail(_join(path, "alphabet"), "characters must be printable ASCII",
+                        field.alphabet)
+        if len(set(symbols)) != len(symbols):
+            raise _fail(_join(path, "alphabet"), "must not repeat a character", field.alphabet)
+    if field.max_length is None and not field.values:
+        raise _fail(_join(path, "max_length"), "is required unless values are listed",
+                    has_got=False)
+    limit = field.length_limit
+    if not 0 <= limit <= MAX_STRING_LENGTH:
+        raise _fail(_join(path, "max_length"), f"must be between 0 and {MAX_STRING_LENGTH}",
+                    limit)
+    if not 0 <= field.min_length <= limit:
+        raise _fail(_join(path, "min_length"), f"must be between 0 and max_length ({limit})",
+                    field.min_length)
+    if field.values is not None:
+        if not field.values:
+            raise _fail(_join(path, "values"), "must list at least one value", [])
+        for i, value in enumerate(field.values):
+            if len(value) > limit:
+                raise _fail(_join(path, "values", i), f"is longer than max_length ({limit})",
+                            value)
+            bad = [c for c in value if c not in symbols]
+            if bad:
+                raise _fail(_join(path, "values", i), f"has a character outside the alphabet "
+                            f"({bad[0]!r})", value)
+        _check_weights(field.weights, len(field.values), path)
+    elif field.weights is not None:
+        raise _fail(_join(path, "weights"), "needs values to weigh", list(field.weights))
+
+
+_CHECKS = {
+    "int": _check_int,
+    "bool": _check_bool,
+    "enum": _check_enum,
+    "timestamp": _check_timestamp,
+    "float": _check_float,
+    "string": _check_string,
+}
+
+
+# ---- signals ----
+
+def _parse_signal(field: FieldBase, doc: Any, path: str) -> Signal:
+    if doc is None:
+        kind, params = default_signal(field)
+    elif isinstance(doc, str):
+        kind, params = doc, {}
+    elif isinstance(doc, dict):
+        if "kind" not in doc:
+            raise _fail(_join(path, "kind"), f"is required (one of: {', '.join(SIGNALS)})",
+                        has_got=False)
+        kind, params = doc["kind"], {k: v for k, v in doc.items() if k != "kind"}
+    else:
+        raise _fail(path, "must be a signal name or a mapping with a kind", doc)
+    if kind not in SIGNALS:
+        raise _fail(_join(path, "kind"), f"must be one of: {', '.join(SIGNALS)}", kind)
+    entry = SIGNALS[kind]
+    if not isinstance(field, entry.types):
+        allowed = ", ".join(t.model_fields["type"].annotation.__args__[0] for t in entry.types)
+        raise _fail(_join(path, "kind"), f"signal {kind} applies to fields of type {allowed}, "
+                    f"not {field.type}", kind)
+    parsed = _validate(entry.params, params, path)
+    _check_signal(field, kind, parsed, path)
+    return Signal(kind=kind, params=parsed)
+
+
+def _check_signal(field: Any, kind: str, p: Any, path: str) -> None:
+    """Checks that relate a signal's parameters to its field."""
+    if kind == "constant":
+        _check_constant(field, p.value, _join(path, "value"))
+    lo_hi = [k for k in ("min", "max") if getattr(p, k, None) is not None]
+    for key in lo_hi:
+        value = getattr(p, key)
+        if not field.min <= value <= field.max:
+            raise _fail(_join(path, key), f"must lie in the field's range [{field.min}, "
+                        f"{field.max}]", value)
+    if len(lo_hi) == 2 and p.min > p.max:
+        raise _fail(_join(path, "max"), f"must be >= min ({p.min})", p.max)
+    if kind in ("sequence", "random_walk") and p.start is not None:
+        lo = getattr(p, "min", None)
+        hi = getattr(p, "max", None)
+        lo = field.min if lo is None else lo
+        hi = field.max if hi is None else hi
+        if not lo <= p.start <= hi:
+            raise _fail(_join(path, "start"), f"must lie in [{lo}, {hi}]", p.start)
+    if kind == "categorical":
+        _check_weights(p.weights, len(field.values), path)
+    if kind == "sine" and p.period <= 0:
+        raise _fail(_join(path, "period"), "must be > 0", p.period)
+    if kind == "choice" and not field.values:
+        raise _fail(_join(path, "kind"), "choice needs the field to list values", kind)
+
+
+def _check_constant(field: Any, value: Any, path: str) -> None:
+    if isinstance(field, EnumField):
+        if value not in field.values:
+            raise _fail(path, f"must be one of the values ({', '.join(field.values)})", value)
+    elif isinstance(field, StringField):
+        if not isinstance(value, str) or len(value) > field.length_limit or any(
+                c not in field.symbols for c in value):
+            raise _fail(path, f"must be a string of at most {field.length_limit} characters of "
+                        "the alphabet", value)
+    elif field.type == "bool":
+        if not isinstance(value, bool):
+            raise _fail(path, "must be true or false", value)
+    else:
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if isinstance(field, IntField | TimestampField) and not isinstance(value, int):
+            numeric = False
+        if not numeric or not field.min <= value <= field.max:
+            raise _fail(path, f"must be a number in [{field.min}, {field.max}]", value)

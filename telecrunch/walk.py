@@ -1,0 +1,161 @@
+"""Gaussian random walks (and mean-reverting AR(1) walks) addressable at any step.
+
+A walk with memory must give the same value at step ``n`` of a source whether it is generated
+in one chunk or many. Summing all steps from 0 would cost O(n); instead the walk is built top
+down, like a Lévy construction of Brownian motion:
+
+* Block boundaries are every ``BLOCK`` steps. The value at the last boundary of the span
+  (``SPAN = BLOCK * 2**LEVELS`` steps) is drawn given the start; the value at the midpoint of
+  any interval is drawn from its exact conditional law given both ends. Any boundary is thus
+  reached by ``LEVELS`` draws, each keyed by the boundary's index alone.
+* Inside a block, ``BLOCK`` ordinary steps are drawn from the left boundary and then corrected
+  to end at the right boundary (conditioning by kriging), which is again exact.
+
+Every draw is keyed by (field, source, position), so the whole path is a pure function of
+(seed, schema, source, step): a true random walk with N(0, step**2) increments (AR(1) with
+``phi = 1 - reversion`` when mean-reverting), and the same whatever the chunking.
+All coefficients are computed with basic IEEE operations in a fixed order, so every backend
+gets the same bits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from telecrunch.rng import draw, normal, subkey
+
+BLOCK = 16
+LEVELS = 32
+ANCHORS = 1 << LEVELS
+SPAN = BLOCK * ANCHORS  # steps addressable per source
+
+
+@dataclass(frozen=True)
+class WalkCoefficients:
+    """Host-computed constants of a walk with step ``sigma`` and memory ``phi``."""
+
+    root_a: float  # Y(SPAN) = root_a * Y(0) + root_c * z
+    root_c: float
+    tree_a: np.ndarray  # per level: Y(mid) = tree_a * (Y(left) + Y(right)) + tree_c * z
+    tree_c: np.ndarray
+    bridge: np.ndarray  # per in-block step j: weight of the end correction
+    phi: float
+    sigma: float
+
+
+def coefficients(phi: float, sigma: float) -> WalkCoefficients:
+    """Exact conditional-law coefficients, from multiplications and one sqrt each."""
+    phi = float(phi)
+    sigma = float(sigma)
+    # In-block: V(j) = Var(Y_j | Y_0) = phi**2 V(j-1) + sigma**2, and phi**(BLOCK - j).
+    var = [0.0]
+    for _ in range(BLOCK):
+        var.append(phi * phi * var[-1] + sigma * sigma)
+    power = [1.0]
+    for _ in range(BLOCK):
+        power.append(power[-1] * phi)
+    v_block = var[BLOCK]
+    bridge = np.array(
+        [power[BLOCK - j] * var[j] / v_block if v_block > 0 else 0.0 for j in range(BLOCK + 1)]
+    )
+    # Doubling: V(2d) = V(d) (1 + phi**(2d)), phi**(2d) = (phi**d)**2.
+    v_of = [v_block]  # V(BLOCK * 2**j)
+    p_of = [power[BLOCK]]  # phi ** (BLOCK * 2**j)
+    for _ in range(LEVELS):
+        v_of.append(v_of[-1] * (1.0 + p_of[-1] * p_of[-1]))
+        p_of.append(p_of[-1] * p_of[-1])
+    tree_a = np.empty(LEVELS)
+    tree_c = np.empty(LEVELS)
+    for level in range(LEVELS):
+        j = LEVELS - level - 1  # half-interval = BLOCK * 2**j steps
+        p2 = p_of[j] * p_of[j]
+        tree_a[level] = p_of[j] / (1.0 + p2)
+        tree_c[level] = math.sqrt(v_of[j] / (1.0 + p2))
+    return WalkCoefficients(
+        root_a=p_of[LEVELS], root_c=math.sqrt(v_of[LEVELS]), tree_a=tree_a, tree_c=tree_c,
+        bridge=bridge, phi=phi, sigma=sigma,
+    )
+
+
+@numba.njit(cache=True)
+def _anchor(ktree, anchor, y0, root_a, root_c, tree_a, tree_c):
+    """Y at step anchor * BLOCK by descending the interval tree."""
+    if anchor == 0:
+        return y0
+    y_right = root_a * y0 + root_c * normal(draw(ktree, ANCHORS))
+    if anchor == ANCHORS:
+        return y_right
+    left = 0
+    right = ANCHORS
+    y_left = y0
+    for level in range(LEVELS):
+        mid = (left + right) >> 1
+        y_mid = tree_a[level] * (y_left + y_right) + tree_c[level] * normal(draw(ktree, mid))
+        if anchor == mid:
+            return y_mid
+        if anchor < mid:
+            right = mid
+            y_right = y_mid
+        else:
+            left = mid
+            y_left = y_mid
+    return y_left  # unreachable: every anchor in (0, ANCHORS) is some level's midpoint
+
+
+@numba.njit(cache=True)
+def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a, tree_c,
+                 bridge, phi, sigma):
+    """Y at the BLOCK steps of each (source, block) pair: shape (pairs, BLOCK)."""
+    out = np.empty((sources.shape[0], BLOCK), np.float64)
+    path = np.empty(BLOCK + 1, np.float64)
+    for p in range(sources.shape[0]):
+        ktree = subkey(tree_key, sources[p])
+        kstep = subkey(step_key, sources[p])
+        b = blocks[p]
+        y_left = _anchor(ktree, b, y0[p], root_a, root_c, tree_a, tree_c)
+        y_right = _anchor(ktree, b + 1, y0[p], root_a, root_c, tree_a, tree_c)
+        path[0] = y_left
+        first = np.uint64(b) * np.uint64(BLOCK)
+        for j in range(1, BLOCK + 1):
+            path[j] = phi * path[j - 1] + sigma * normal(draw(kstep, first + np.uint64(j)))
+        miss = y_right - path[BLOCK]
+        for j in range(BLOCK):
+            out[p, j] = path[j] + bridge[j] * miss
+    return out
+
+
+def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.ndarray,
+         y0_of_source, coef: WalkCoefficients) -> np.ndarray:
+    """Zero-mean walk value Y at step ``seq`` of each record's ``source``.
+
+    ``y0_of_source(sources)`` gives Y(0) for an array of source IDs.
+    """
+    if len(seq) == 0:
+        return np.empty(0, np.float64)
+    block = (seq // BLOCK).astype(np.uint64)
+    pair = (source.astype(np.uint64) << np.uint64(32)) | block
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    pair_source = (uniq >> np.uint64(32)).astype(np.int64)
+    pair_block = (uniq & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    y0 = np.ascontiguousarray(y0_of_source(pair_source), dtype=np.float64)
+    table = _block_paths(
+        tree_key, step_key, pair_source, pair_block, y0, coef.root_a, coef.root_c,
+        coef.tree_a, coef.tree_c, coef.bridge, coef.phi, coef.sigma,
+    )
+    return table[inverse.ravel(), seq % BLOCK]
+
+
+def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Fold values into [lo, hi] as if the walk bounced off both bounds."""
+    width = hi - lo
+    if width <= 0:
+        return np.full_like(x, lo)
+    period = 2.0 * width
+    t = x - lo
+    t = t - np.floor(t / period) * period
+    t = np.where(t > width, period - t, t)
+    return lo + np.clip(t, 0.0, width)
