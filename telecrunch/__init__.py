@@ -10,7 +10,7 @@ from telecrunch.schema import Schema
 
 __version__ = "0.1.0"
 __all__ = ["Schema", "SchemaError", "TeleCrunchError", "load_schema", "generate_columns",
-           "__version__"]
+           "generate", "open_dataset", "__version__"]
 
 
 def load_schema(source: str | Path | dict[str, Any]) -> Schema:
@@ -34,3 +34,26 @@ def generate_columns(schema: Schema, seed: int, id_start: int, id_stop: int,
     from telecrunch.generate import generate_columns as _generate
 
     return _generate(schema, seed, id_start, id_stop, backend)
+
+
+def generate(schema: Schema | str | Path, records: int, out: str | Path, *, seed: int = 0,
+             resume: bool = False, **options: Any):
+    """Generate a dataset and return its manifest.
+
+    ``options`` are job keys: first_id, shard_records, block_records, formats, compression,
+    cluster (default "local"), workers.
+    """
+    from telecrunch.engine import run_job
+    from telecrunch.job import make_job
+
+    if not isinstance(schema, Schema):
+        schema = load_schema(schema)
+    job = make_job(schema, records=records, out=str(out), seed=seed, **options)
+    return run_job(job, resume=resume)
+
+
+def open_dataset(path: str | Path):
+    """Open a dataset folder: ``.read(ids=slice(a, b))``, ``.to_pandas()``, ``.to_dask()``."""
+    from telecrunch.dataset import open_dataset as _open
+
+    return _open(path)

@@ -41,12 +41,18 @@ def conform(field: FieldBase, raw: np.ndarray) -> np.ndarray:
     if isinstance(field, IntField | TimestampField):
         step = getattr(field, "resolution", 1)
         if raw.dtype.kind == "f":
-            raw = np.rint((raw - field.min) / step) * step + field.min
-            raw = np.clip(raw, field.min, field.max)
-            return raw.astype(np.int64)
+            # Round to a grid code in float64, then add min in exact integers: float64 cannot
+            # hold every int64, and a value rounded up to 2**63 must clip to max, not wrap.
+            largest = (field.max - field.min) // step
+            codes = np.rint((raw - field.min) / step)
+            top = codes >= float(largest)
+            codes = np.where(top, 0.0, np.maximum(codes, 0.0)).astype(np.uint64)
+            codes = np.where(top, _U64(largest), codes)
+            return (_as_u64(field.min) + codes * _U64(step)).view(np.int64)
         raw = np.clip(raw.astype(np.int64), field.min, field.max)
-        if step != 1:
-            raw = field.min + (raw - field.min) // step * step
+        if step != 1:  # in uint64: value - min may exceed int64, never uint64
+            offset = raw.view(_U64) - _as_u64(field.min)
+            raw = (_as_u64(field.min) + offset // _U64(step) * _U64(step)).view(np.int64)
         return raw
     if field.encoding == "quantized":
         codes = np.clip(np.rint((raw - field.min) / field.resolution), 0, field.largest_code)

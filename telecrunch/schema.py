@@ -50,9 +50,10 @@ def bits_for(largest_code: int) -> int:
 
 
 class Spec(BaseModel):
-    """Base of all schema objects: immutable, no unknown keys, no silent type coercion."""
+    """Base of all schema objects: immutable, no unknown keys, no silent type coercion, and
+    no infinite or NaN numbers."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class Signal(Spec):
@@ -308,6 +309,9 @@ class Schema(Spec):
 
     @cached_property
     def fingerprint(self) -> str:
-        """xxh3-128 of the canonical document (hex): identifies the schema in shards."""
-        canonical = orjson.dumps(self.to_doc(), option=orjson.OPT_SORT_KEYS)
+        """xxh3-128 of the canonical document (hex): identifies the schema in shards.
+
+        Key order is kept, not sorted: the order of kinds and fields is the record layout.
+        """
+        canonical = orjson.dumps(self.to_doc())
         return xxhash.xxh3_128_hexdigest(canonical)

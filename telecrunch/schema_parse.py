@@ -58,18 +58,33 @@ def _validate(model: type[BaseModel], data: Any, path: str, context: str = "") -
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        place = _join(path, *err["loc"])
         kind = err["type"]
+        place = _join(path, *_document_loc(data, err["loc"], kind == "missing"))
         if kind == "missing":
             raise _fail(place, "is required", has_got=False) from None
         if kind == "extra_forbidden":
-            allowed = ", ".join(k for k in model.model_fields if k != "name")
+            allowed = ", ".join(f.alias or k for k, f in model.model_fields.items() if k != "name")
             raise _fail(place, f"unknown key (expected one of: {allowed})", has_got=False) from None
         message = err["msg"]
         if message.startswith("Value error, "):
             message = message[len("Value error, "):]
         message = message.replace("Input should be", "must be").replace("a valid tuple", "a list")
         raise _fail(place, message, err.get("input")) from None
+
+
+def _document_loc(data: Any, loc: tuple, missing: bool) -> list:
+    """The parts of a pydantic error location that are keys or indexes of the document;
+    drops the member tags pydantic adds inside unions (``min.int`` becomes ``min``)."""
+    parts = []
+    for i, part in enumerate(loc):
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list | tuple) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        elif not (missing and i == len(loc) - 1):
+            continue
+        parts.append(part)
+    return parts
 
 
 def _check_name(name: Any, path: str) -> None:
@@ -198,6 +213,10 @@ def _check_range(field: Any, path: str, span: int) -> None:
     need = bits_for(span)
     if need > 64:
         raise _fail(_join(path, "max"), "range needs more than 64 bits", need)
+    for key in ("min", "max"):  # values are held as int64
+        if not -(2**63) <= getattr(field, key) < 2**63:
+            raise _fail(_join(path, key), "must fit a signed 64-bit integer "
+                        "(-2**63 to 2**63 - 1)", getattr(field, key))
     if field.bits is not None and not need <= field.bits <= 64:
         raise _fail(_join(path, "bits"), f"must be between {need} (what the range needs) and 64",
                     field.bits)
@@ -241,11 +260,11 @@ def _check_timestamp(field: TimestampField, path: str) -> None:
 
 
 def _check_float(field: FloatField, path: str) -> None:
-    for key in ("min", "max"):
-        if not math.isfinite(getattr(field, key)):
-            raise _fail(_join(path, key), "must be finite", getattr(field, key))
     if field.min > field.max:
         raise _fail(_join(path, "max"), f"must be >= min ({field.min})", field.max)
+    if not math.isfinite(field.max - field.min):
+        raise _fail(_join(path, "max"), "max - min must be at most the largest double "
+                    "(about 1.8e308)", field.max)
     if field.encoding != "quantized":
         for key in ("resolution", "bits"):
             if getattr(field, key) is not None:
@@ -259,6 +278,10 @@ def _check_float(field: FloatField, path: str) -> None:
                     "(or set encoding: binary32 or binary64)", has_got=False)
     if not field.resolution > 0:
         raise _fail(_join(path, "resolution"), "must be > 0", field.resolution)
+    if not math.isfinite((field.max - field.min) / field.resolution):
+        raise _fail(_join(path, "resolution"), f"is too fine: (max - min) / resolution "
+                    f"overflows, quantized floats hold at most {MAX_QUANTIZED_BITS} bits",
+                    field.resolution)
     need = bits_for(field.largest_code)
     if need > MAX_QUANTIZED_BITS:
         raise _fail(_join(path, "resolution"), f"is too fine: (max - min) / resolution needs "

@@ -156,6 +156,9 @@ def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
         return np.full_like(x, lo)
     period = 2.0 * width
     t = x - lo
-    t = t - np.floor(t / period) * period
-    t = np.where(t > width, period - t, t)
+    if math.isinf(period):  # bounds over half the double range apart: one bounce is all
+        t = np.where(t > width, width - (t - width), np.abs(t))
+    else:
+        t = t - np.floor(t / period) * period
+        t = np.where(t > width, period - t, t)
     return lo + np.clip(t, 0.0, width)

@@ -1,0 +1,142 @@
+"""Where tasks run: an embedded local Dask cluster by default, or any existing one.
+
+``--cluster`` takes ``local`` (worker processes sized to the machine), ``threads`` (one process,
+for small runs), ``sync`` (no Dask scheduler: tasks run one by one in this process, for
+debugging), a scheduler address (``tcp://host:8786``), or a YAML spec file from ``cluster/``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from telecrunch.docio import read_document
+from telecrunch.errors import JobError
+
+SPEC_KINDS = ("local", "threads", "address", "cuda")
+
+
+class SyncRunner:
+    """Runs tasks one after the other in this process."""
+
+    dashboard_link = None
+    description = "in-process (sync)"
+
+    def run(self, fn: Callable, calls: Sequence[tuple[str, tuple]]) -> Iterator[Any]:
+        for _key, args in calls:
+            yield fn(*args)
+
+
+class DaskRunner:
+    """Submits one task per call to a distributed Client, yields results as they finish."""
+
+    def __init__(self, client, description: str):
+        self.client = client
+        self.description = description
+
+    @property
+    def dashboard_link(self) -> str | None:
+        try:
+            import bokeh  # noqa: F401 - the dashboard needs it
+        except ImportError:
+            return None
+        return self.client.dashboard_link
+
+    def run(self, fn: Callable, calls: Sequence[tuple[str, tuple]]) -> Iterator[Any]:
+        from distributed import as_completed
+
+        futures = [self.client.submit(fn, *args, key=key, pure=False) for key, args in calls]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            self.client.cancel(futures)
+
+
+def _read_spec(path: str) -> dict[str, Any]:
+    doc = read_document(path, JobError)
+    if not isinstance(doc, dict) or doc.get("kind") not in SPEC_KINDS:
+        got = doc.get("kind") if isinstance(doc, dict) else doc
+        raise JobError(f"{path}: kind", f"must be one of: {', '.join(SPEC_KINDS)}", got)
+    return doc
+
+
+def _looks_like_address(spec: str) -> bool:
+    return "://" in spec or (":" in spec and spec.rsplit(":", 1)[1].isdigit())
+
+
+@contextlib.contextmanager
+def open_runner(spec: str = "local", workers: int | None = None) -> Iterator[Any]:
+    """A runner for a ``--cluster`` value; closes what it started."""
+    if spec == "sync":
+        yield SyncRunner()
+        return
+    if spec.endswith((".yaml", ".yml")):
+        if not Path(spec).is_file():
+            raise JobError("cluster", "cluster spec file not found", spec)
+        doc = _read_spec(spec)
+        kind = doc["kind"]
+        workers = doc.get("workers", workers)
+        if kind == "address":
+            with _connect(str(doc.get("address", ""))) as runner:
+                yield runner
+            return
+        if kind == "cuda":
+            from telecrunch.gpu import open_cuda_runner  # the GPU extra
+
+            with open_cuda_runner(doc) as runner:
+                yield runner
+            return
+        spec = kind
+    if spec in ("local", "threads"):
+        with _local(spec == "local", workers) as runner:
+            yield runner
+        return
+    if _looks_like_address(spec):
+        with _connect(spec) as runner:
+            yield runner
+        return
+    raise JobError("cluster", "must be local, threads, sync, a scheduler address "
+                   "(tcp://host:port) or a cluster spec file (.yaml)", spec)
+
+
+@contextlib.contextmanager
+def _local(processes: bool, workers: int | None) -> Iterator[DaskRunner]:
+    from distributed import Client, LocalCluster
+
+    cores = os.cpu_count() or 1
+    n = workers or cores
+    if processes:
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                               silence_logs=logging.CRITICAL, dashboard_address=":0")
+        text = f"local cluster, {n} worker processes"
+    else:
+        cluster = LocalCluster(n_workers=1, threads_per_worker=n, processes=False,
+                               silence_logs=logging.CRITICAL, dashboard_address=":0")
+        text = f"local threads, {n} threads"
+    try:
+        with Client(cluster) as client:
+            yield DaskRunner(client, text)
+    finally:
+        cluster.close()
+
+
+@contextlib.contextmanager
+def _connect(address: str) -> Iterator[DaskRunner]:
+    from distributed import Client
+
+    if not address:
+        raise JobError("cluster.address", "is required", has_got=False)
+    try:
+        client = Client(address, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise JobError("cluster", f"no Dask scheduler answers ({exc.__class__.__name__})",
+                       address) from None
+    try:
+        yield DaskRunner(client, f"scheduler {address}")
+    finally:
+        client.close()

@@ -1,0 +1,127 @@
+"""Reading a dataset back: manifest -> shards -> columns, pandas or dask."""
+
+from __future__ import annotations
+
+import mmap
+from bisect import bisect_right
+from pathlib import Path
+from typing import Any
+
+from telecrunch.columns import Columns
+from telecrunch.errors import DatasetError
+from telecrunch.layout import compile_layout
+from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
+from telecrunch.schema import Schema
+from telecrunch.shardfile import ShardReader
+from telecrunch.storage import join, local_path, open_fs
+
+
+class Dataset:
+    """A dataset folder, opened through its manifest. Shards are memory-mapped on demand."""
+
+    def __init__(self, url: str | Path):
+        self.url = str(url)
+        self.fs, self.root = open_fs(self.url)
+        path = join(self.root, MANIFEST_NAME)
+        if not self.fs.exists(path):
+            if self.fs.exists(join(self.root, ".telecrunch")):
+                raise DatasetError(self.url, "is an unfinished run (no manifest yet); finish it "
+                                   "with --resume", has_got=False)
+            raise DatasetError(self.url, f"is not a TeleCrunch dataset ({MANIFEST_NAME} not "
+                               "found)", has_got=False)
+        with self.fs.open(path, "rb") as f:
+            self.manifest = Manifest.from_json(f.read(), f"{self.url}/{MANIFEST_NAME}")
+        if not self.manifest.complete:
+            raise DatasetError(self.url, "manifest says the dataset is incomplete",
+                               has_got=False)
+        from telecrunch.schema_parse import parse_schema
+
+        self.schema: Schema = parse_schema(self.manifest.schema)
+        self.layout = compile_layout(self.schema)
+        self._starts = [s.first_id for s in self.manifest.shards]
+        self._local = local_path(self.url)
+
+    def __len__(self) -> int:
+        return self.manifest.records
+
+    def __repr__(self) -> str:
+        m = self.manifest
+        return (f"<Dataset {self.url!r}: {m.records} records [{m.first_id}, {m.id_stop}) in "
+                f"{len(m.shards)} shards, schema {self.schema.name!r}>")
+
+    @property
+    def shards(self) -> tuple[ShardEntry, ...]:
+        return self.manifest.shards
+
+    def binary_file(self, shard: ShardEntry) -> str:
+        for f in shard.files:
+            if f.format == "binary":
+                return f.path
+        raise DatasetError(self.url, "has no binary shards to read (formats: "
+                           f"{', '.join(sorted(self.manifest.bytes_by_format()))})", has_got=False)
+
+    def shard_reader(self, shard: ShardEntry) -> ShardReader:
+        rel = self.binary_file(shard)
+        if self._local is not None:
+            with open(Path(self._local) / rel, "rb") as f:
+                size = Path(f.name).stat().st_size
+                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        else:
+            with self.fs.open(join(self.root, rel), "rb") as f:
+                data = f.read()
+        return ShardReader(data, self.layout, rel)
+
+    def read(self, ids: slice | None = None) -> Columns:
+        """Records with IDs in ``ids`` (a slice of absolute record IDs; default: all)."""
+        start, stop = self._bounds(ids)
+        parts = []
+        first = max(bisect_right(self._starts, start) - 1, 0)
+        for shard in self.manifest.shards[first:]:
+            if shard.first_id >= stop:
+                break
+            if shard.id_stop <= start:
+                continue
+            parts.append(self.shard_reader(shard).read(start, stop))
+        return Columns.concat(parts, self.schema)
+
+    def _bounds(self, ids: slice | None) -> tuple[int, int]:
+        lo, hi = self.manifest.first_id, self.manifest.id_stop
+        if ids is None:
+            return lo, hi
+        if not isinstance(ids, slice) or ids.step not in (None, 1):
+            raise DatasetError("ids", "must be a slice of record IDs with step 1", ids)
+        start = lo if ids.start is None else int(ids.start)
+        stop = hi if ids.stop is None else int(ids.stop)
+        return max(start, lo), max(min(stop, hi), max(start, lo))
+
+    def to_pandas(self, ids: slice | None = None):
+        """A pandas DataFrame: enums as categoricals, strings as text, absent fields as NA."""
+        from telecrunch.frames import to_pandas
+
+        return to_pandas(self.read(ids))
+
+    def to_dask(self):
+        """A dask DataFrame with one partition per shard, read lazily on the workers."""
+        import dask.dataframe as dd
+
+        from telecrunch.frames import to_pandas
+
+        meta = to_pandas(Columns.concat([], self.schema))
+        return dd.from_map(_read_shard_frame, [(self.url, s.index) for s in self.shards],
+                           meta=meta, divisions=[*self._starts, self.manifest.id_stop - 1]
+                           if self.shards else None, enforce_metadata=False)
+
+
+def _read_shard_frame(arg: tuple[str, int]) -> Any:
+    from telecrunch.frames import to_pandas
+
+    url, index = arg
+    ds = open_dataset(url)
+    shard = ds.shards[index]
+    return to_pandas(ds.shard_reader(shard).read())
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open a dataset folder (or fsspec URL) written by TeleCrunch."""
+    return Dataset(path)
+

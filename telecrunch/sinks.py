@@ -1,0 +1,84 @@
+"""Output formats as sinks: each takes a shard's records block by block and writes its files.
+
+Every sink writes through ``AtomicFile`` (temporary name, rename when whole) and reports the
+files it committed as ``FileEntry``s for the manifest. To add a format, write a sink class and
+register it in ``SINKS``; every sink must pass the shared suite in tests/test_sinks.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telecrunch.codecs import Codec
+from telecrunch.columns import Columns
+from telecrunch.generate import time_floor
+from telecrunch.layout import Layout
+from telecrunch.manifest import FileEntry
+from telecrunch.plan import ShardPlan
+from telecrunch.shardfile import ShardWriter
+from telecrunch.storage import AtomicFile, join
+
+BINARY_SUFFIX = ".tcs"
+
+
+@dataclass(frozen=True)
+class ShardTarget:
+    """Where and how one shard is written."""
+
+    fs: Any
+    root: str
+    layout: Layout
+    shard: ShardPlan
+    codec: Codec
+    options: dict[str, Any]
+
+    def path(self, suffix: str) -> tuple[str, str]:
+        """(relative path, full path) of this shard's file with ``suffix``."""
+        rel = self.shard.name + suffix
+        return rel, join(self.root, rel)
+
+
+class Sink:
+    """Base: one shard, one format."""
+
+    format = ""
+
+    def write(self, columns: Columns) -> None:
+        raise NotImplementedError
+
+    def commit(self) -> list[FileEntry]:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class BinarySink(Sink):
+    """Bit-packed shard files (docs/FORMAT.md), one block per generated batch."""
+
+    format = "binary"
+
+    def __init__(self, target: ShardTarget):
+        shard = target.shard
+        self.rel, full = target.path(BINARY_SUFFIX)
+        self.writer = ShardWriter(target.layout, target.codec, shard.first_id, shard.records,
+                                  time_floor(target.layout.schema, shard.first_id))
+        self.file = AtomicFile(target.fs, full)
+        self.file.write(self.writer.start())
+
+    def write(self, columns: Columns) -> None:
+        self.file.write(self.writer.block(columns))
+
+    def commit(self) -> list[FileEntry]:
+        self.file.write(self.writer.trailer())
+        self.file.commit()
+        return [FileEntry(self.rel, self.format, self.file.size, self.file.checksum)]
+
+    def abort(self) -> None:
+        self.file.abort()
+
+
+SINKS: dict[str, type[Sink]] = {
+    "binary": BinarySink,
+}

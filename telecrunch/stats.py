@@ -1,0 +1,111 @@
+"""Statistics computed while generating (no second pass), merged shard by shard.
+
+Numeric summaries keep (count, min, max, mean, m2) and merge with Chan's parallel formula, so
+a shard's statistics combine block by block and a dataset's shard by shard, in any order.
+Everything is plain JSON-able dicts: they travel in ShardEntries and live in the manifest.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from telecrunch.columns import Columns
+from telecrunch.schema import BoolField, EnumField, Schema, StringField
+
+
+def numeric_summary(values: np.ndarray) -> dict[str, Any]:
+    n = int(len(values))
+    if n == 0:
+        return {"count": 0}
+    as_float = values.astype(np.float64)
+    mean = float(as_float.mean())
+    m2 = float(((as_float - mean) ** 2).sum())
+    lo, hi = values.min(), values.max()
+    return {"count": n, "min": lo.item(), "max": hi.item(), "mean": mean, "m2": m2}
+
+
+def merge_numeric(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    if not a.get("count"):
+        return dict(b)
+    if not b.get("count"):
+        return dict(a)
+    n = a["count"] + b["count"]
+    delta = b["mean"] - a["mean"]
+    mean = a["mean"] + delta * b["count"] / n
+    m2 = a["m2"] + b["m2"] + delta * delta * a["count"] * b["count"] / n
+    return {"count": n, "min": min(a["min"], b["min"]), "max": max(a["max"], b["max"]),
+            "mean": mean, "m2": m2}
+
+
+def std(summary: dict[str, Any]) -> float:
+    """Population standard deviation of a numeric summary."""
+    n = summary.get("count", 0)
+    return math.sqrt(summary["m2"] / n) if n else float("nan")
+
+
+def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+def block_stats(columns: Columns) -> dict[str, Any]:
+    """Statistics of one batch of records."""
+    schema = columns.schema
+    kinds = np.bincount(columns.kind, minlength=len(schema.kinds))
+    fields: dict[str, Any] = {
+        schema.time.field: numeric_summary(columns[schema.time.field]),
+        schema.sources.field: numeric_summary(columns[schema.sources.field]),
+    }
+    for name, field in schema.fields.items():
+        values = columns[name][columns.present(name)]
+        if isinstance(field, EnumField):
+            counts = np.bincount(values, minlength=len(field.values))
+            fields[name] = {"count": int(len(values)), "values": {
+                label: int(c) for label, c in zip(field.values, counts, strict=True)}}
+        elif isinstance(field, BoolField):
+            fields[name] = {"count": int(len(values)), "true": int(values.sum())}
+        elif isinstance(field, StringField):
+            lengths = np.char.str_len(values) if len(values) else np.zeros(0, np.int64)
+            fields[name] = {"count": int(len(values)), "length": numeric_summary(lengths)}
+        else:
+            fields[name] = numeric_summary(values)
+    return {
+        "records": int(len(columns)),
+        "kinds": {k.name: int(kinds[k.code]) for k in schema.kinds},
+        "fields": fields,
+    }
+
+
+def merge(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
+    """Statistics of the union of two disjoint batches."""
+    if not a:
+        return b
+    fields = {}
+    for name, sa in a["fields"].items():
+        sb = b["fields"][name]
+        if "values" in sa:
+            fields[name] = {"count": sa["count"] + sb["count"],
+                            "values": _merge_counts(sa["values"], sb["values"])}
+        elif "true" in sa:
+            fields[name] = {"count": sa["count"] + sb["count"], "true": sa["true"] + sb["true"]}
+        elif "length" in sa:
+            fields[name] = {"count": sa["count"] + sb["count"],
+                            "length": merge_numeric(sa["length"], sb["length"])}
+        else:
+            fields[name] = merge_numeric(sa, sb)
+    return {
+        "records": a["records"] + b["records"],
+        "kinds": _merge_counts(a["kinds"], b["kinds"]),
+        "fields": fields,
+    }
+
+
+def empty_stats(schema: Schema) -> dict[str, Any]:
+    from telecrunch.generate import empty_columns
+
+    return block_stats(empty_columns(schema))

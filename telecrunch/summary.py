@@ -1,0 +1,84 @@
+"""Human-readable summaries of a dataset (``telecrunch inspect``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telecrunch.manifest import Manifest
+from telecrunch.progress import human_bytes
+from telecrunch.stats import std
+
+
+def summary_doc(manifest: Manifest) -> dict[str, Any]:
+    """The facts ``inspect --json`` prints."""
+    records = manifest.records
+    sizes = manifest.bytes_by_format()
+    return {
+        "schema": manifest.schema.get("name"),
+        "records": records,
+        "id_range": [manifest.first_id, manifest.id_stop],
+        "shards": len(manifest.shards),
+        "seed": manifest.job.get("seed"),
+        "complete": manifest.complete,
+        "bytes": sizes,
+        "bytes_per_record": {k: (v / records if records else None) for k, v in sizes.items()},
+        "kinds": manifest.stats.get("kinds", {}),
+        "fields": {name: _field_summary(s) for name, s in manifest.stats.get("fields", {}).items()},
+        "timings": manifest.timings,
+    }
+
+
+def _field_summary(stats: dict[str, Any]) -> dict[str, Any]:
+    if "values" in stats or "true" in stats:
+        return stats
+    if "length" in stats:
+        length = stats["length"]
+        out = {"count": stats["count"]}
+        if length.get("count"):
+            out["length"] = {"min": length["min"], "max": length["max"],
+                             "mean": length["mean"]}
+        return out
+    if not stats.get("count"):
+        return {"count": 0}
+    return {"count": stats["count"], "min": stats["min"], "max": stats["max"],
+            "mean": stats["mean"], "std": std(stats)}
+
+
+def summary_text(manifest: Manifest, where: str) -> str:
+    doc = summary_doc(manifest)
+    lines = [
+        f"dataset   {where}",
+        f"schema    {doc['schema']} (seed {doc['seed']})",
+        f"records   {doc['records']:,} IDs [{doc['id_range'][0]}, {doc['id_range'][1]}) in "
+        f"{doc['shards']} shards",
+    ]
+    for fmt, size in doc["bytes"].items():
+        per = doc["bytes_per_record"][fmt]
+        per_text = f", {per:.2f} B/record" if per is not None else ""
+        lines.append(f"{fmt:<9} {human_bytes(size)}{per_text}")
+    kinds = ", ".join(f"{k} {v:,}" for k, v in doc["kinds"].items())
+    lines.append(f"kinds     {kinds}")
+    lines.append("fields")
+    for name, s in doc["fields"].items():
+        lines.append(f"  {name:<18} {_describe(s)}")
+    wall = manifest.timings.get("wall_seconds")
+    if wall:
+        lines.append(f"made in   {wall:.2f} s ({manifest.timings.get('records_per_second'):,} "
+                     "records/s)")
+    return "\n".join(lines)
+
+
+def _describe(s: dict[str, Any]) -> str:
+    if "values" in s:
+        total = max(s["count"], 1)
+        return ", ".join(f"{k} {100 * v / total:.1f}%" for k, v in s["values"].items())
+    if "true" in s:
+        return f"true {100 * s['true'] / max(s['count'], 1):.1f}% of {s['count']:,}"
+    if "length" in s:
+        length = s["length"]
+        return f"{s['count']:,} strings, length {length['min']}..{length['max']} " \
+               f"(mean {length['mean']:.1f})"
+    if not s.get("count"):
+        return "no values"
+    return (f"{s['count']:,} values in [{s['min']}, {s['max']}], mean {s['mean']:.6g}, "
+            f"std {s['std']:.6g}")

@@ -1,0 +1,113 @@
+"""The one task of the graph: make (or keep) one shard, on the worker that runs it.
+
+Generation, packing and writing all happen here; only the small ShardEntry goes back.
+The payload is a few kilobytes (the schema document, the seed, where to write), so the
+scheduler never sees bulk data.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from telecrunch.codecs import get_codec
+from telecrunch.errors import TeleCrunchError
+from telecrunch.generate import generate_columns
+from telecrunch.layout import compile_layout
+from telecrunch.manifest import ShardEntry
+from telecrunch.plan import ShardPlan
+from telecrunch.schema import Schema
+from telecrunch.sinks import SINKS, ShardTarget
+from telecrunch.stats import block_stats, merge
+from telecrunch.storage import file_checksum, join, open_fs, write_atomic
+
+STATE_DIR = ".telecrunch"
+RECEIPTS = f"{STATE_DIR}/done"
+
+
+def receipt_path(root: str, shard: ShardPlan) -> str:
+    return join(root, RECEIPTS, f"{shard.name}.json")
+
+
+@lru_cache(maxsize=8)
+def _schema(canonical: str) -> Schema:
+    from telecrunch.schema_parse import parse_schema
+
+    return parse_schema(orjson.loads(canonical))
+
+
+def schema_of(payload: dict[str, Any]) -> Schema:
+    return _schema(payload["schema"])
+
+
+def intact(fs: Any, root: str, entry: ShardEntry) -> bool:
+    """True when every file of the entry exists with its recorded size and checksum."""
+    for f in entry.files:
+        path = join(root, f.path)
+        if not fs.exists(path) or fs.size(path) != f.bytes:
+            return False
+        if file_checksum(fs, path)[1] != f.xxh3:
+            return False
+    return True
+
+
+def make_shard(payload: dict[str, Any], shard: ShardPlan,
+               known: dict | None = None) -> tuple[dict, bool]:
+    """Write one shard in every format, or keep it if ``known`` files are intact.
+
+    Returns (ShardEntry as dict, reused). A receipt is written after the files are in place,
+    so a resumed run knows this shard is done.
+    """
+    fs, root = open_fs(payload["out"])
+    if known is not None:
+        entry = ShardEntry.from_dict(known)
+        if intact(fs, root, entry):
+            return known, True
+    started = time.perf_counter()
+    schema = schema_of(payload)
+    layout = compile_layout(schema)
+    target = ShardTarget(fs, root, layout, shard, get_codec(payload["compression"]),
+                         payload.get("options", {}))
+    sinks = []
+    stats = None
+    try:
+        for fmt in payload["formats"]:
+            sinks.append(SINKS[fmt](target))
+        block = payload["block_records"]
+        for start in range(shard.first_id, shard.id_stop, block):
+            columns = generate_columns(schema, payload["seed"], start,
+                                       min(start + block, shard.id_stop))
+            stats = merge(stats, block_stats(columns))
+            for sink in sinks:
+                sink.write(columns)
+        files = []
+        for sink in sinks:
+            files.extend(sink.commit())
+    except BaseException:
+        for sink in sinks:
+            try:
+                sink.abort()
+            except Exception:  # noqa: BLE001 - the original error matters more
+                pass
+        raise
+    if stats is None:
+        from telecrunch.stats import empty_stats
+
+        stats = empty_stats(schema)
+    entry = ShardEntry(shard.index, shard.first_id, shard.records, tuple(files), stats,
+                       round(time.perf_counter() - started, 6))
+    doc = entry.to_dict()
+    write_atomic(fs, receipt_path(root, shard),
+                 orjson.dumps({"job": payload["identity"], "entry": doc}))
+    return doc, False
+
+
+def check_payload(payload: dict[str, Any]) -> None:
+    """Fail early, on the client, for formats no sink handles."""
+    for fmt in payload["formats"]:
+        if fmt not in SINKS:
+            raise TeleCrunchError("formats", f"format {fmt} is not available (have: "
+                                  f"{', '.join(SINKS)})", fmt)
