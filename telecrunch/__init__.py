@@ -30,8 +30,8 @@ def load_schema(source: str | Path | dict[str, Any]) -> Schema:
 
 def generate_columns(schema: Schema, seed: int, id_start: int, id_stop: int,
                      backend: str = "numpy"):
-    """The records with IDs in [id_start, id_stop) as ``Columns`` (see telecrunch.generate)."""
-    from telecrunch.generate import generate_columns as _generate
+    """The records with IDs in [id_start, id_stop) as ``Columns`` (see telecrunch.generation)."""
+    from telecrunch.generation import generate_columns as _generate
 
     return _generate(schema, seed, id_start, id_stop, backend)
 

@@ -79,7 +79,7 @@ class Columns:
     @staticmethod
     def concat(parts: list[Columns], schema: Schema | None = None) -> Columns:
         if not parts:
-            from telecrunch.generate import empty_columns
+            from telecrunch.generation import empty_columns
 
             return empty_columns(schema)
         first = parts[0]

@@ -56,7 +56,7 @@ class Job:
             raise JobError("formats", "must not repeat a format", list(spec.formats))
         if spec.compression not in CODECS:  # pragma: no cover - guarded by the Literal
             raise JobError("compression", f"must be one of {', '.join(CODECS)}", spec.compression)
-        from telecrunch.generate import check_range
+        from telecrunch.generation import check_range
 
         check_range(schema, spec.first_id, spec.first_id + spec.records)
 

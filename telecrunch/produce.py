@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from telecrunch.codecs import Codec
-from telecrunch.generate import generate_columns, time_floor
+from telecrunch.generation import generate_columns, time_floor
 from telecrunch.layout import compile_layout
 from telecrunch.schema import Schema
 from telecrunch.shardfile import DEFAULT_BLOCK_RECORDS, ShardWriter

@@ -12,7 +12,7 @@ from typing import Any
 
 from telecrunch.codecs import Codec
 from telecrunch.columns import Columns
-from telecrunch.generate import time_floor
+from telecrunch.generation import time_floor
 from telecrunch.layout import Layout
 from telecrunch.manifest import FileEntry
 from telecrunch.plan import ShardPlan

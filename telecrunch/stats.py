@@ -106,6 +106,6 @@ def merge(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
 
 
 def empty_stats(schema: Schema) -> dict[str, Any]:
-    from telecrunch.generate import empty_columns
+    from telecrunch.generation import empty_columns
 
     return block_stats(empty_columns(schema))

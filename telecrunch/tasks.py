@@ -15,7 +15,7 @@ import orjson
 
 from telecrunch.codecs import get_codec
 from telecrunch.errors import TeleCrunchError
-from telecrunch.generate import generate_columns
+from telecrunch.generation import generate_columns
 from telecrunch.layout import compile_layout
 from telecrunch.manifest import ShardEntry
 from telecrunch.plan import ShardPlan

@@ -132,7 +132,7 @@ class _Mismatch(Exception):
 
 
 def _compare(columns, layout, manifest: Manifest, rel: str, block: int) -> None:
-    from telecrunch.generate import generate_columns
+    from telecrunch.generation import generate_columns
 
     ids = columns.ids
     fresh = generate_columns(layout.schema, int(manifest.job["seed"]), int(ids[0]),

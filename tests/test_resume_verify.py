@@ -1,0 +1,198 @@
+"""Resume after a kill, refusal to overwrite, and verify's diagnoses."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+
+import pytest
+
+from telecrunch.dataset import open_dataset
+
+from .conftest import DEMO_SCHEMA, ROOT, TELECRUNCH, run_cli
+
+RECORDS = 400_000
+SHARD = 10_000
+SEED = 23
+
+
+def generate_args(out, cluster):
+    return ["generate", DEMO_SCHEMA, "--records", RECORDS, "--out", out, "--seed", SEED,
+            "--shard-records", SHARD, "--block-records", 5_000, "--cluster", cluster, "--quiet"]
+
+
+def receipts(out):
+    folder = out / ".telecrunch" / "done"
+    return sorted(p.name for p in folder.glob("part-*.json")) if folder.exists() else []
+
+
+def shard_state(out):
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("part-*.tcs")}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, cluster_address):
+    out = tmp_path_factory.mktemp("whole") / "ds"
+    result = run_cli(*generate_args(out, cluster_address))
+    assert result.returncode == 0, result.stderr
+    return out
+
+
+def test_killed_job_resumes_without_redoing_shards_and_ends_identical(
+        tmp_path, cluster_address, uninterrupted):
+    out = tmp_path / "ds"
+    args = [*TELECRUNCH, *map(str, generate_args(out, cluster_address))]
+    proc = subprocess.Popen(args, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while len(receipts(out)) < 4:
+        assert proc.poll() is None, proc.stderr.read().decode()
+        assert time.monotonic() < deadline, "no shard finished in time"
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "manifest.json").exists()
+    done_before = receipts(out)
+    assert 4 <= len(done_before) < RECORDS // SHARD
+    time.sleep(1.0)  # let tasks already running on the workers finish or be dropped
+    before = shard_state(out)
+    kept = {name.replace(".json", ".tcs") for name in done_before}
+
+    refused = run_cli(*[a for a in generate_args(out, cluster_address)])
+    assert refused.returncode == 2
+    assert "--resume" in refused.stderr
+
+    result = run_cli(*generate_args(out, cluster_address), "--resume")
+    assert result.returncode == 0, result.stderr
+    after = shard_state(out)
+    for name in kept:
+        assert after[name] == before[name], f"{name} was rewritten"
+    whole = {p.name: p.read_bytes() for p in uninterrupted.glob("part-*.tcs")}
+    resumed = {p.name: p.read_bytes() for p in out.glob("part-*.tcs")}
+    assert resumed == whole
+    assert open_dataset(out).manifest.timings["shards_kept"] >= len(kept)
+    assert not any(p.name.startswith(".") for p in out.iterdir())
+    assert run_cli("verify", out).returncode == 0
+
+
+def test_refuses_a_folder_holding_another_jobs_dataset(uninterrupted, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(uninterrupted, out)
+    other_seed = ["generate", DEMO_SCHEMA, "--records", RECORDS, "--out", out, "--seed", 99,
+                  "--shard-records", SHARD, "--cluster", "sync", "--resume"]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    result = run_cli(*other_seed)
+    assert result.returncode == 2
+    assert "different job" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_refuses_a_non_empty_folder_that_is_no_dataset(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+    result = run_cli("generate", DEMO_SCHEMA, "--records", 100, "--out", out, "--cluster", "sync")
+    assert result.returncode == 2
+    assert "not empty" in result.stderr
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_resume_of_a_complete_dataset_repairs_only_damaged_shards(uninterrupted, tmp_path):
+    out = tmp_path / "repair"
+    shutil.copytree(uninterrupted, out)
+    victim = out / "part-000007.tcs"
+    victim.write_bytes(victim.read_bytes()[:-100])
+    before = shard_state(out)
+    args = [a for a in generate_args(out, "sync")]
+    result = run_cli(*args, "--resume")
+    assert result.returncode == 0, result.stderr
+    after = shard_state(out)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"part-000007.tcs"}
+    assert victim.read_bytes() == (uninterrupted / "part-000007.tcs").read_bytes()
+
+
+@pytest.fixture
+def damaged(uninterrupted, tmp_path):
+    out = tmp_path / "damaged"
+    shutil.copytree(uninterrupted, out)
+    return out
+
+
+def test_verify_accepts_a_whole_dataset(uninterrupted):
+    result = run_cli("verify", uninterrupted, "--deep")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK" in result.stdout
+
+
+def test_verify_finds_a_flipped_bit(damaged):
+    path = damaged / "part-000003.tcs"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+    result = run_cli("verify", damaged)
+    assert result.returncode == 3
+    (line,) = result.stdout.strip().splitlines()
+    assert "part-000003.tcs: checksum mismatch" in line
+
+
+def test_verify_finds_a_truncated_shard(damaged):
+    path = damaged / "part-000005.tcs"
+    path.write_bytes(path.read_bytes()[:1234])
+    result = run_cli("verify", damaged)
+    assert result.returncode == 3
+    (line,) = result.stdout.strip().splitlines()
+    assert "part-000005.tcs: truncated: 1234 bytes" in line
+
+
+def test_verify_finds_a_missing_shard(damaged):
+    (damaged / "part-000009.tcs").unlink()
+    result = run_cli("verify", damaged)
+    assert result.returncode == 3
+    (line,) = result.stdout.strip().splitlines()
+    assert line.endswith("part-000009.tcs: missing")
+
+
+def test_verify_finds_an_extra_file(damaged):
+    (damaged / "stray.bin").write_bytes(b"x")
+    result = run_cli("verify", damaged)
+    assert result.returncode == 3
+    (line,) = result.stdout.strip().splitlines()
+    assert "stray.bin: unexpected file" in line
+
+
+def test_verify_reports_each_problem_on_its_own_line(damaged):
+    (damaged / "part-000001.tcs").unlink()
+    (damaged / "stray.bin").write_bytes(b"x")
+    path = damaged / "part-000002.tcs"
+    path.write_bytes(path.read_bytes()[:-1])
+    result = run_cli("verify", damaged)
+    assert result.returncode == 3
+    assert len(result.stdout.strip().splitlines()) == 3
+
+
+def test_deep_verify_catches_a_consistent_but_wrong_manifest(damaged):
+    """A shard rewritten with another seed, manifest checksums updated to match."""
+    import orjson
+
+    from telecrunch import load_schema
+    from telecrunch.codecs import CODECS
+    from telecrunch.produce import shard_bytes
+    from telecrunch.storage import file_checksum, open_fs
+
+    schema = load_schema(DEMO_SCHEMA)
+    path = damaged / "part-000004.tcs"
+    path.write_bytes(shard_bytes(schema, 1234, 4 * SHARD, SHARD, CODECS["none"], 5_000))
+    manifest_path = damaged / "manifest.json"
+    doc = orjson.loads(manifest_path.read_bytes())
+    fs, _ = open_fs(str(damaged))
+    size, digest = file_checksum(fs, str(path))
+    doc["shards"][4]["files"][0].update(bytes=size, xxh3=digest)
+    manifest_path.write_bytes(orjson.dumps(doc))
+    assert run_cli("verify", damaged).returncode == 0
+    deep = run_cli("verify", damaged, "--deep")
+    assert deep.returncode == 3
+    assert "differ from a fresh generation" in deep.stdout
