@@ -28,7 +28,8 @@ def cluster_address():
         cluster.close()
 
 
-def run_cli(*args: str, timeout: float = 300, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(*args: object, timeout: float = 300,
+            cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the telecrunch CLI in a fresh process; returns the completed process."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     return subprocess.run([*TELECRUNCH, *map(str, args)], capture_output=True, text=True,

@@ -104,7 +104,7 @@ def decode_shard(data: bytes, schema: dict) -> list[dict]:
         stream = int.from_bytes(raw, "little")
         pos = 0
 
-        def take(width: int) -> int:
+        def take(width: int, stream: int = stream) -> int:
             nonlocal pos
             value = (stream >> pos) & ((1 << width) - 1)
             pos += width
