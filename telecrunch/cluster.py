@@ -17,7 +17,13 @@ from typing import Any
 from telecrunch.docio import read_document
 from telecrunch.errors import JobError
 
-SPEC_KINDS = ("local", "threads", "address", "cuda")
+SPEC_KINDS = ("local", "threads", "address", "cuda", "slurm", "pbs", "kubernetes")
+# Cluster managers from other packages: kind -> (module, class, what to install).
+EXTERNAL = {
+    "slurm": ("dask_jobqueue", "SLURMCluster", "dask-jobqueue"),
+    "pbs": ("dask_jobqueue", "PBSCluster", "dask-jobqueue"),
+    "kubernetes": ("dask_kubernetes.operator", "KubeCluster", "dask-kubernetes"),
+}
 
 
 class SyncRunner:
@@ -91,6 +97,10 @@ def open_runner(spec: str = "local", workers: int | None = None) -> Iterator[Any
             with open_cuda_runner(doc) as runner:
                 yield runner
             return
+        if kind in EXTERNAL:
+            with _external(kind, doc, spec) as runner:
+                yield runner
+            return
         spec = kind
     if spec in ("local", "threads"):
         with _local(spec == "local", workers) as runner:
@@ -140,3 +150,29 @@ def _connect(address: str) -> Iterator[DaskRunner]:
         yield DaskRunner(client, f"scheduler {address}")
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def _external(kind: str, doc: dict[str, Any], path: str) -> Iterator[DaskRunner]:
+    """A cluster manager from dask-jobqueue or dask-kubernetes, configured by the spec."""
+    import importlib
+
+    from distributed import Client
+
+    module_name, class_name, package = EXTERNAL[kind]
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise JobError(f"{path}: kind", f"needs the {package} package (pip install {package})",
+                       kind) from None
+    options = doc.get("options", {})
+    if not isinstance(options, dict):
+        raise JobError(f"{path}: options", "must be a mapping of keyword arguments", options)
+    cluster = getattr(module, class_name)(**options)
+    try:
+        if doc.get("scale"):
+            cluster.scale(**doc["scale"])
+        with Client(cluster) as client:
+            yield DaskRunner(client, f"{kind} cluster ({path})")
+    finally:
+        cluster.close()

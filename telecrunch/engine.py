@@ -23,7 +23,7 @@ import orjson
 
 from telecrunch import __version__
 from telecrunch.cluster import open_runner
-from telecrunch.errors import DatasetError
+from telecrunch.errors import DatasetError, FormatError
 from telecrunch.job import Job
 from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from telecrunch.plan import ShardPlan, plan_shards
@@ -48,9 +48,13 @@ def task_payload(job: Job) -> dict[str, Any]:
     }
 
 
-def _read_json(fs: Any, path: str) -> Any:
+def _read_bytes(fs: Any, path: str) -> bytes:
     with fs.open(path, "rb") as f:
-        return orjson.loads(f.read())
+        return f.read()
+
+
+def _read_json(fs: Any, path: str) -> Any:
+    return orjson.loads(_read_bytes(fs, path))
 
 
 def prepare(job: Job, resume: bool) -> dict[int, dict]:
@@ -61,10 +65,8 @@ def prepare(job: Job, resume: bool) -> dict[int, dict]:
     out = job.spec.out
     if fs.exists(join(root, MANIFEST_NAME)):
         try:
-            manifest = Manifest.from_json(_read_json_bytes(fs, join(root, MANIFEST_NAME)))
-        except DatasetError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - any unreadable manifest
+            manifest = Manifest.from_json(_read_bytes(fs, join(root, MANIFEST_NAME)))
+        except FormatError as exc:
             raise DatasetError(out, f"holds an unreadable manifest ({exc}); choose another "
                                "output folder", has_got=False) from None
         same = {k: manifest.job.get(k) for k in identity} == identity
@@ -91,18 +93,12 @@ def prepare(job: Job, resume: bool) -> dict[int, dict]:
         _remove_temporaries(fs, root)
         return _receipts(fs, root, token)
     if fs.exists(root):
-        entries = [p for p in fs.ls(root, detail=False)]
-        if entries:
+        if fs.ls(root, detail=False):
             raise DatasetError(out, "is not empty and holds no TeleCrunch dataset; choose an "
                                "empty or new folder", has_got=False)
     fs.makedirs(root, exist_ok=True)
     write_atomic(fs, state, orjson.dumps({"job": token, "identity": identity}))
     return {}
-
-
-def _read_json_bytes(fs: Any, path: str) -> bytes:
-    with fs.open(path, "rb") as f:
-        return f.read()
 
 
 def _receipts(fs: Any, root: str, token: str) -> dict[int, dict]:
@@ -142,16 +138,16 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
     """
     payload = task_payload(job)
     check_payload(payload)
-    known = prepare(job, resume)
     shards = plan_shards(job.spec.first_id, job.spec.records, job.spec.shard_records)
     fs, root = open_fs(job.spec.out)
-    started = time.perf_counter()
     token = payload["identity"]
-    calls = [(f"telecrunch-shard-{token}-{s.index}", (payload, s, known.get(s.index)))
-             for s in shards]
     entries: dict[int, ShardEntry] = {}
     made = 0
     with open_runner(cluster or job.spec.cluster, workers or job.spec.workers) as runner:
+        known = prepare(job, resume)  # once the cluster is up: a failed start leaves no trace
+        started = time.perf_counter()
+        calls = [(f"telecrunch-shard-{token}-{s.index}", (payload, s, known.get(s.index)))
+                 for s in shards]
         if on_start is not None:
             on_start(runner, shards)
         for doc, reused in runner.run(make_shard, calls):
