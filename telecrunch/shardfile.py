@@ -18,6 +18,7 @@ from telecrunch import pack
 from telecrunch.codecs import Codec, codec_by_id
 from telecrunch.columns import Columns
 from telecrunch.errors import ChecksumError, FormatError
+from telecrunch.generation import time_floor
 from telecrunch.layout import Layout
 
 FORMAT_VERSION = 1
@@ -84,7 +85,7 @@ class ShardHeader:
 class BlockHeader:
     records: int
     first_id: int
-    base_time: int  # ns: the smallest timestamp in the block; timestamps are ticks after it
+    base_time: int  # ns: a lower bound of the block's timestamps, which are ticks after it
     payload_bits: int
     raw_size: int  # bytes of the uncompressed payload: ceil(payload_bits / 8)
     stored_size: int  # bytes that follow this header
@@ -138,8 +139,7 @@ class ShardWriter:
         expected = self.header.first_id + self.records
         if n == 0 or int(columns.ids[0]) != expected:
             raise ValueError(f"block must start at ID {expected} and hold records")
-        time = columns[self.layout.schema.time.field]
-        base = int(time.min())
+        base = time_floor(self.layout.schema, expected)
         codes = pack.encode(self.layout, columns, base)
         need = pack.max_words(self.layout, n)
         if self._words is None or len(self._words) < need:
