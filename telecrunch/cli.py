@@ -83,12 +83,15 @@ def _formats(value: str | None) -> tuple[str, ...] | None:
     return names
 
 
-def _execute(job, resume: bool, quiet: bool, cluster: str | None, workers: int | None) -> None:
+def _execute(job, resume: bool, quiet: bool, cluster: str | None, workers: int | None,
+             live_stats: bool = False) -> None:
     from telecrunch.engine import run_job
     from telecrunch.progress import Progress
-    from telecrunch.summary import summary_text
+    from telecrunch.stats import merge
+    from telecrunch.summary import stats_line, summary_text
 
     progress: list[Progress] = []
+    running: dict = {}
 
     def on_start(runner, shards) -> None:
         if quiet:
@@ -101,6 +104,9 @@ def _execute(job, resume: bool, quiet: bool, cluster: str | None, workers: int |
     def on_shard(entry, reused) -> None:
         if progress:
             progress[0].shard_done(entry, reused)
+        if live_stats:
+            running["stats"] = merge(running.get("stats"), entry.stats)
+            click.echo(stats_line(running["stats"]), err=True)
 
     manifest = run_job(job, resume=resume, cluster=cluster, workers=workers,
                        on_start=on_start, on_shard=on_shard)
@@ -127,9 +133,11 @@ def _execute(job, resume: bool, quiet: bool, cluster: str | None, workers: int |
 @click.option("--workers", type=int, default=None, help="Workers of a local cluster.")
 @click.option("--resume", is_flag=True, help="Continue (or repair) a dataset of the same job.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress, print only the output folder.")
+@click.option("--stats", "live_stats", is_flag=True,
+              help="Print the running statistics as shards finish.")
 @user_errors
 def generate(schema, records, out, seed, first_id, formats, compression, shard_records,
-             block_records, cluster, workers, resume, quiet) -> None:
+             block_records, cluster, workers, resume, quiet, live_stats) -> None:
     """Generate a dataset from SCHEMA."""
     from telecrunch import load_schema
     from telecrunch.job import make_job
@@ -139,7 +147,7 @@ def generate(schema, records, out, seed, first_id, formats, compression, shard_r
                    formats=_formats(formats), compression=compression,
                    shard_records=shard_records, block_records=block_records, cluster=cluster,
                    workers=workers)
-    _execute(job, resume, quiet, None, None)
+    _execute(job, resume, quiet, None, None, live_stats)
 
 
 @cli.command()
@@ -151,13 +159,15 @@ def generate(schema, records, out, seed, first_id, formats, compression, shard_r
 @click.option("--cluster", default=None, help="Override the job's cluster.")
 @click.option("--workers", type=int, default=None)
 @click.option("--quiet", "-q", is_flag=True)
+@click.option("--stats", "live_stats", is_flag=True,
+              help="Print the running statistics as shards finish.")
 @user_errors
-def run(job_file, resume, out, records, cluster, workers, quiet) -> None:
+def run(job_file, resume, out, records, cluster, workers, quiet, live_stats) -> None:
     """Run a job file (jobs/*.yaml)."""
     from telecrunch.job import load_job
 
     job = load_job(job_file, out=out, records=records)
-    _execute(job, resume, quiet, cluster, workers)
+    _execute(job, resume, quiet, cluster, workers, live_stats)
 
 
 @cli.command()

@@ -44,6 +44,7 @@ class Columns:
     ids: np.ndarray  # uint64
     kind: np.ndarray  # uint8 kind codes
     values: dict[str, np.ndarray]
+    labels: np.ndarray | None = None  # uint64 masks: bit i = schema.anomalies[i]; None: unknown
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -73,8 +74,14 @@ class Columns:
 
     def take(self, index) -> Columns:
         """The records at ``index`` (a slice, mask or index array)."""
+        labels = None if self.labels is None else self.labels[index]
         return Columns(self.schema, self.ids[index], self.kind[index],
-                       {k: v[index] for k, v in self.values.items()})
+                       {k: v[index] for k, v in self.values.items()}, labels)
+
+    def label_names(self, i: int) -> list[str]:
+        """Names of the anomaly labels of record ``i``."""
+        mask = 0 if self.labels is None else int(self.labels[i])
+        return [name for bit, name in enumerate(self.schema.labels) if mask >> bit & 1]
 
     @staticmethod
     def concat(parts: list[Columns], schema: Schema | None = None) -> Columns:
@@ -83,11 +90,15 @@ class Columns:
 
             return empty_columns(schema)
         first = parts[0]
+        labels = None
+        if all(p.labels is not None for p in parts):
+            labels = np.concatenate([p.labels for p in parts])
         return Columns(
             first.schema,
             np.concatenate([p.ids for p in parts]),
             np.concatenate([p.kind for p in parts]),
             {k: np.concatenate([p.values[k] for p in parts]) for k in first.values},
+            labels,
         )
 
     def differences(self, other: Columns) -> list[str]:
@@ -99,6 +110,9 @@ class Columns:
                 a, b = a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")
             if a.shape != b.shape or not np.array_equal(a, b):
                 diff.append(name)
+        if self.labels is not None and other.labels is not None and \
+                not np.array_equal(self.labels, other.labels):
+            diff.append("labels")
         return diff
 
     def to_records(self) -> list[dict]:

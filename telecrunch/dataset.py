@@ -7,6 +7,8 @@ from bisect import bisect_right
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from telecrunch.columns import Columns
 from telecrunch.errors import DatasetError
 from telecrunch.layout import compile_layout
@@ -81,8 +83,26 @@ class Dataset:
                 break
             if shard.id_stop <= start:
                 continue
-            parts.append(self.shard_reader(shard).read(start, stop))
-        return Columns.concat(parts, self.schema)
+            part = self.shard_reader(shard).read(start, stop)
+            if self.schema.anomalies:
+                lo, hi = max(start, shard.first_id), min(stop, shard.id_stop)
+                part.labels = self.shard_labels(shard, lo, hi)
+            parts.append(part)
+        columns = Columns.concat(parts, self.schema)
+        if self.schema.anomalies and columns.labels is None:
+            columns.labels = np.zeros(len(columns), np.uint64)
+        return columns
+
+    def shard_labels(self, shard: ShardEntry, id_start: int, id_stop: int) -> np.ndarray:
+        """Label masks of IDs [id_start, id_stop) of a shard, from its labels sidecar."""
+        from telecrunch.labelfile import decode_labels, masks_for
+
+        rel = next((f.path for f in shard.files if f.format == "labels"), None)
+        if rel is None:
+            raise DatasetError(self.url, f"shard {shard.index} has no labels file", has_got=False)
+        with self.fs.open(join(self.root, rel), "rb") as f:
+            _first, _records, entries = decode_labels(f.read(), rel)
+        return masks_for(entries, id_start, id_stop)
 
     def _bounds(self, ids: slice | None) -> tuple[int, int]:
         lo, hi = self.manifest.first_id, self.manifest.id_stop

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +25,8 @@ class Draws:
     seq: np.ndarray  # int64: the record is its source's seq-th
     time: np.ndarray  # int64 ns timestamps
     clock: TimeSpec
+    values: Mapping[str, np.ndarray] = field(default_factory=dict)  # fields made before
+    field_specs: Mapping[str, object] = field(default_factory=dict)  # their schema fields
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -51,4 +54,13 @@ class Draws:
 
     def subset(self, index: np.ndarray) -> Draws:
         return Draws(self.key, self.ids[index], self.source[index], self.seq[index],
-                     self.time[index], self.clock)
+                     self.time[index], self.clock,
+                     {k: v[index] for k, v in self.values.items()}, self.field_specs)
+
+    def with_time(self, time: np.ndarray) -> Draws:
+        return Draws(self.key, self.ids, self.source, self.seq, time, self.clock, self.values,
+                     self.field_specs)
+
+    def seconds(self) -> np.ndarray:
+        """Seconds since time.start, as doubles."""
+        return (self.time - self.clock.start).astype(np.float64) / 1e9

@@ -88,6 +88,13 @@ class FieldBase(Spec):
         return doc
 
 
+class PerSource(Spec):
+    """Per-device variation of a numeric field: each source gets its own offset and gain."""
+
+    offset: float = 0.0  # std of a per-source offset added to the signal
+    scale: float = 0.0  # std of a per-source relative gain (value * (1 + g))
+
+
 class IntField(FieldBase):
     """An integer in [min, max], packed as ``value - min`` in the bits its range needs."""
 
@@ -95,6 +102,7 @@ class IntField(FieldBase):
     min: int
     max: int
     bits: int | None = None  # optional explicit width, at least what the range needs
+    per_source: PerSource | None = None
 
     @property
     def width(self) -> int:
@@ -159,6 +167,7 @@ class FloatField(FieldBase):
     encoding: Literal["quantized", "binary32", "binary64"] = "quantized"
     resolution: float | None = None
     bits: int | None = None
+    per_source: PerSource | None = None
 
     @property
     def largest_code(self) -> int:
@@ -216,10 +225,12 @@ FIELD_TYPES: dict[str, type[FieldBase]] = {
 
 
 class Sources(Spec):
-    """The population of devices; each has its own time series."""
+    """The population of devices; each has its own time series (see telecrunch.interleave)."""
 
     count: int = 1
     field: str = "source_id"  # name of the source-ID column, packed in every record
+    interleave: Literal["round_robin", "blocked", "shuffled"] = "round_robin"
+    block: int = 1  # records per run of one source, with interleave: blocked
 
     @property
     def width(self) -> int:
@@ -249,12 +260,26 @@ class TimeSpec(Spec):
         }
 
 
+class Trigger(Spec):
+    """Make a record of this kind where a field of the first kind crosses a threshold.
+
+    The record at seq n of a source becomes this kind when the field's value (as the first
+    kind would carry it, anomalies included) is beyond the threshold at n but not at n - 1.
+    """
+
+    field: str
+    above: float | None = None
+    below: float | None = None
+
+
 class Kind(Spec):
     """A record kind (e.g. ``update``, ``event``) with its own fields; its code is its index."""
 
     name: str
     code: int
     rate: float  # share of records of this kind
+    rate_spread: float = 0.0  # std of the log of a per-source factor on the rate
+    trigger: Trigger | None = None
     description: str = ""
     fields: tuple[AnyField, ...]
 
@@ -262,9 +287,57 @@ class Kind(Spec):
         doc: dict[str, Any] = {}
         if not first:
             doc["rate"] = self.rate
+            if self.rate_spread:
+                doc["rate_spread"] = self.rate_spread
+            if self.trigger is not None:
+                doc["trigger"] = self.trigger.model_dump(mode="json", exclude_none=True)
         if self.description:
             doc["description"] = self.description
         doc["fields"] = {f.name: f.to_doc() for f in self.fields}
+        return doc
+
+
+Range = Annotated[tuple[Annotated[float, Strict()], Annotated[float, Strict()]], Strict(False)]
+IntRange = Annotated[tuple[Annotated[int, Strict()], Annotated[int, Strict()]], Strict(False)]
+
+
+class Anomaly(Spec):
+    """Injected anomalies of one kind on some fields (see telecrunch.anomalies)."""
+
+    kind: Literal["spike", "dip", "level_shift", "drift", "variance", "stuck", "out_of_range",
+                  "frequency", "saturation", "late", "dropout"]
+    name: str = ""  # the label; default: kind and fields, e.g. spike_temperature
+    fields: Texts = ()  # target fields (none for late and dropout)
+    rate: float  # chance that a window starts at a given record of a source
+    duration: int | IntRange = 1  # records per window: a number or [min, max]
+    magnitude: float | Range = 0.0  # field units (a factor for frequency): a number or [min, max]
+    direction: Literal["up", "down", "random"] = "up"
+    level: float | None = None  # saturation: the value the sensor pins at (default: max)
+    delay: Duration = 0  # late: the largest delay
+    sources: tuple[Annotated[int, Strict()], ...] | None = Field(None, strict=False)
+    share: float = 1.0  # share of sources affected (drawn per source), when no list given
+
+    @property
+    def label(self) -> str:
+        return self.name or "_".join([self.kind, *self.fields])
+
+    @property
+    def duration_range(self) -> tuple[int, int]:
+        d = self.duration
+        return (d, d) if isinstance(d, int) else (d[0], d[1])
+
+    @property
+    def magnitude_range(self) -> tuple[float, float]:
+        m = self.magnitude
+        return (float(m), float(m)) if isinstance(m, int | float) else (m[0], m[1])
+
+    def to_doc(self) -> dict:
+        doc = self.model_dump(mode="json", exclude_none=True)
+        doc["name"] = self.label
+        if self.kind != "late":
+            doc.pop("delay")
+        else:
+            doc["delay"] = format_duration(self.delay)
         return doc
 
 
@@ -276,6 +349,7 @@ class Schema(Spec):
     sources: Sources
     time: TimeSpec
     kinds: tuple[Kind, ...]
+    anomalies: tuple[Anomaly, ...] = ()
 
     @property
     def header_bits(self) -> int:
@@ -305,7 +379,14 @@ class Schema(Spec):
         doc["sources"] = self.sources.model_dump(mode="json")
         doc["time"] = self.time.to_doc()
         doc["kinds"] = {k.name: k.to_doc(first=i == 0) for i, k in enumerate(self.kinds)}
+        if self.anomalies:
+            doc["anomalies"] = [a.to_doc() for a in self.anomalies]
         return doc
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Label names: bit i of a record's label mask is anomaly i."""
+        return tuple(a.label for a in self.anomalies)
 
     @cached_property
     def fingerprint(self) -> str:

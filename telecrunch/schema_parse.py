@@ -19,6 +19,7 @@ from telecrunch.schema import (
     FIELD_TYPES,
     MAX_QUANTIZED_BITS,
     SCHEMA_LANGUAGE_VERSION,
+    Anomaly,
     EnumField,
     FieldBase,
     FloatField,
@@ -31,6 +32,7 @@ from telecrunch.schema import (
     StringField,
     TimeSpec,
     TimestampField,
+    Trigger,
     bits_for,
 )
 from telecrunch.signals import SIGNALS, default_signal
@@ -104,10 +106,13 @@ class _Top(Spec):
     sources: dict = {}
     time: dict = {}
     kinds: dict
+    anomalies: list = []
 
 
 class _KindDoc(Spec):
     rate: float | None = None
+    rate_spread: float = 0.0
+    trigger: dict | None = None
     description: str = ""
     fields: dict
 
@@ -123,6 +128,11 @@ def parse_schema(doc: Any) -> Schema:
     sources = _validate(Sources, top.sources, "sources")
     if not 1 <= sources.count <= MAX_SOURCES:
         raise _fail("sources.count", f"must be between 1 and {MAX_SOURCES}", sources.count)
+    if sources.interleave == "shuffled" and sources.count > 2**31:
+        raise _fail("sources.count", "must be at most 2**31 with interleave: shuffled",
+                    sources.count)
+    if not 1 <= sources.block <= 2**20:
+        raise _fail("sources.block", "must be between 1 and 2**20", sources.block)
     _check_name(sources.field, "sources.field")
     time = _parse_time(top.time)
     if not top.kinds:
@@ -154,6 +164,9 @@ def parse_schema(doc: Any) -> Schema:
             if rest < -1e-12:
                 raise _fail(_join(path, "rate"), "rates of all kinds after the first must sum "
                             "to at most 1", raw.rate)
+        if raw.rate_spread and (code == 0 or not 0 <= raw.rate_spread <= 3):
+            raise _fail(_join(path, "rate_spread"), "applies to kinds after the first, in [0, 3]",
+                        raw.rate_spread)
         fields = []
         for field_name, field_doc in raw.fields.items():
             fpath = _join(path, "fields", field_name)
@@ -162,12 +175,33 @@ def parse_schema(doc: Any) -> Schema:
                 raise _fail(fpath, f"duplicate name: already used by {seen[field_name]}",
                             field_name)
             seen[field_name] = fpath
-            fields.append(_parse_field(field_name, field_doc, fpath, time))
-        kinds.append(dict(name=kind_name, code=code, rate=raw.rate, description=raw.description,
-                          fields=tuple(fields)))
+            fields.append(_parse_field(field_name, field_doc, fpath, time, fields))
+        trigger = None
+        if raw.trigger is not None:
+            trigger = _parse_trigger(raw.trigger, _join(path, "trigger"), code, kinds)
+        kinds.append(dict(name=kind_name, code=code, rate=raw.rate, rate_spread=raw.rate_spread,
+                          trigger=trigger, description=raw.description, fields=tuple(fields)))
     kinds[0]["rate"] = max(rest, 0.0)
+    kinds_ = tuple(Kind(**k) for k in kinds)
+    anomalies = _parse_anomalies(top.anomalies, kinds_, time, sources)
     return Schema(name=top.name, description=top.description, sources=sources, time=time,
-                  kinds=tuple(Kind(**k) for k in kinds))
+                  kinds=kinds_, anomalies=anomalies)
+
+
+def _parse_trigger(doc: Any, path: str, code: int, kinds: list[dict]) -> Trigger:
+    trigger = _validate(Trigger, doc, path)
+    if code == 0:
+        raise _fail(path, "applies to kinds after the first (it turns first-kind records into "
+                    "this kind)", has_got=False)
+    first = {f.name: f for f in kinds[0]["fields"]}
+    field = first.get(trigger.field)
+    if not isinstance(field, IntField | FloatField):
+        names = ", ".join(n for n, f in first.items() if isinstance(f, IntField | FloatField))
+        raise _fail(_join(path, "field"), f"must be a numeric field of the first kind ({names})",
+                    trigger.field)
+    if (trigger.above is None) == (trigger.below is None):
+        raise _fail(path, "needs exactly one of above or below", has_got=False)
+    return trigger
 
 
 def _parse_time(doc: Any) -> TimeSpec:
@@ -191,7 +225,8 @@ def _parse_time(doc: Any) -> TimeSpec:
 
 # ---- fields ----
 
-def _parse_field(name: str, doc: Any, path: str, time: TimeSpec) -> FieldBase:
+def _parse_field(name: str, doc: Any, path: str, time: TimeSpec,
+                 before: list[FieldBase]) -> FieldBase:
     if not isinstance(doc, dict):
         raise _fail(path, "must be a mapping with a type", doc)
     if "type" not in doc:
@@ -204,7 +239,13 @@ def _parse_field(name: str, doc: Any, path: str, time: TimeSpec) -> FieldBase:
     field = _validate(FIELD_TYPES[ftype], body, path)
     field = field.model_copy(update={"name": name})
     _CHECKS[ftype](field, path)
-    signal = _parse_signal(field, doc.get("signal"), _join(path, "signal"))
+    per_source = getattr(field, "per_source", None)
+    if per_source is not None:
+        for key in ("offset", "scale"):
+            value = getattr(per_source, key)
+            if not math.isfinite(value) or value < 0:
+                raise _fail(_join(path, "per_source", key), "must be a finite std >= 0", value)
+    signal = _parse_signal(field, doc.get("signal"), _join(path, "signal"), before)
     return field.model_copy(update={"signal": signal})
 
 
@@ -341,7 +382,7 @@ _CHECKS = {
 
 # ---- signals ----
 
-def _parse_signal(field: FieldBase, doc: Any, path: str) -> Signal:
+def _parse_signal(field: FieldBase, doc: Any, path: str, before: list[FieldBase]) -> Signal:
     if doc is None:
         kind, params = default_signal(field)
     elif isinstance(doc, str):
@@ -362,7 +403,119 @@ def _parse_signal(field: FieldBase, doc: Any, path: str) -> Signal:
                     f"not {field.type}", kind)
     parsed = _validate(entry.params, params, path)
     _check_signal(field, kind, parsed, path)
+    if kind == "derived":
+        _check_expression(parsed.expr, _join(path, "expr"), before)
+    if kind == "template":
+        _check_template(parsed.text, _join(path, "text"), field, before)
     return Signal(kind=kind, params=parsed)
+
+
+def _check_expression(text: str, path: str, before: list[FieldBase]) -> None:
+    from telecrunch.expr import BUILTIN_NAMES, ExprError, compile_expression
+
+    usable = {f.name for f in before if not isinstance(f, StringField)} | set(BUILTIN_NAMES)
+    try:
+        compile_expression(text, usable)
+    except ExprError as exc:
+        raise _fail(path, f"{exc} (fields declared before this one in its kind may be used)",
+                    text) from None
+
+
+def _check_template(text: str, path: str, field: StringField, before: list[FieldBase]) -> None:
+    from telecrunch.signals import template_names
+
+    usable = {f.name for f in before} | {"source", "seq", "id"}
+    try:
+        names = template_names(text)
+    except ValueError as exc:
+        raise _fail(path, f"is not a valid template ({exc})", text) from None
+    unknown = [n for n in names if n not in usable]
+    if unknown:
+        raise _fail(path, f"unknown placeholder {{{unknown[0]}}} (usable: "
+                    f"{', '.join(sorted(usable))})", text)
+    if not set(ALPHABETS["ascii"]).issuperset(text) or any(
+            c not in field.symbols for c in _template_literal(text)):
+        raise _fail(path, "literal text must use characters of the field's alphabet", text)
+
+
+def _template_literal(text: str) -> str:
+    import string
+
+    return "".join(lit for lit, _, _, _ in string.Formatter().parse(text))
+
+
+# ---- anomalies ----
+
+def _parse_anomalies(docs: list, kinds: tuple[Kind, ...], time: TimeSpec,
+                     sources: Sources) -> tuple[Anomaly, ...]:
+    from telecrunch.anomalies import DROPOUT_CATCH_UP, TIME_KINDS, epoch_length, extent
+
+    if len(docs) > 64:
+        raise _fail("anomalies", "at most 64 anomaly specs (one label bit each)", len(docs))
+    fields = {f.name: f for k in kinds for f in k.fields}
+    parsed: list[Anomaly] = []
+    labels: dict[str, str] = {}
+    for i, doc in enumerate(docs):
+        path = f"anomalies.{i}"
+        spec = _validate(Anomaly, doc, path)
+        if not 0 < spec.rate <= 1:
+            raise _fail(_join(path, "rate"), "must be in (0, 1]", spec.rate)
+        dmin, dmax = spec.duration_range
+        if not 1 <= dmin <= dmax:
+            raise _fail(_join(path, "duration"), "must be >= 1 (a [min, max] range: min <= max)",
+                        spec.duration)
+        lo, hi = spec.magnitude_range
+        if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo <= hi):
+            raise _fail(_join(path, "magnitude"), "must be >= 0 (a [min, max] range: min <= max)",
+                        spec.magnitude)
+        if spec.kind == "frequency" and lo <= 0:
+            raise _fail(_join(path, "magnitude"), "is the frequency factor: must be > 0",
+                        spec.magnitude)
+        if spec.kind in TIME_KINDS:
+            if spec.fields:
+                raise _fail(_join(path, "fields"), f"{spec.kind} moves timestamps: it takes no "
+                            "fields", list(spec.fields))
+        elif not spec.fields:
+            raise _fail(_join(path, "fields"), f"{spec.kind} needs at least one target field",
+                        has_got=False)
+        for j, name in enumerate(spec.fields):
+            field = fields.get(name)
+            if not isinstance(field, IntField | FloatField):
+                numeric = ", ".join(n for n, f in fields.items()
+                                    if isinstance(f, IntField | FloatField))
+                raise _fail(_join(path, "fields", j), f"must be a numeric field ({numeric})",
+                            name)
+            if spec.kind == "frequency" and field.signal.kind != "sine":
+                raise _fail(_join(path, "fields", j), "frequency anomalies need a sine signal "
+                            f"(the field's signal is {field.signal.kind})", name)
+            if spec.kind == "saturation" and spec.level is not None and \
+                    not field.min <= spec.level <= field.max:
+                raise _fail(_join(path, "level"), f"must lie in the range of {name} "
+                            f"[{field.min}, {field.max}]", spec.level)
+        if spec.kind == "late" and spec.delay <= time.interval:
+            raise _fail(_join(path, "delay"), f"must be longer than time.interval "
+                        f"({time.interval} ns) to put records out of order", spec.delay)
+        if spec.kind == "dropout" and time.jitter * DROPOUT_CATCH_UP >= time.interval * (
+                DROPOUT_CATCH_UP - 1):
+            raise _fail(_join(path, "kind"), "dropout needs time.jitter below 0.9 time.interval "
+                        "(records after a gap come a tenth of an interval early)", spec.kind)
+        if spec.rate * epoch_length(spec) > 6 or spec.rate * extent(spec, dmax) > 0.5:
+            raise _fail(_join(path, "rate"), "rate x duration is too high: windows would cover "
+                        "most records", spec.rate)
+        if spec.sources is not None:
+            bad = [s for s in spec.sources if not 0 <= s < sources.count]
+            if bad or not spec.sources:
+                raise _fail(_join(path, "sources"), f"must list source IDs in [0, "
+                            f"{sources.count})", bad[0] if bad else [])
+        if not 0 < spec.share <= 1:
+            raise _fail(_join(path, "share"), "must be in (0, 1]", spec.share)
+        if spec.label in labels:
+            raise _fail(_join(path, "name"), "duplicate label: already used by "
+                        f"{labels[spec.label]}", spec.label)
+        _check_name(spec.label, _join(path, "name"))
+        labels[spec.label] = path
+        parsed.append(spec)
+    return tuple(parsed)
 
 
 def _check_signal(field: Any, kind: str, p: Any, path: str) -> None:

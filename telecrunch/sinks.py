@@ -20,6 +20,7 @@ from telecrunch.shardfile import ShardWriter
 from telecrunch.storage import AtomicFile, join
 
 BINARY_SUFFIX = ".tcs"
+LABELS_SUFFIX = ".labels"
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,40 @@ class BinarySink(Sink):
 
     def abort(self) -> None:
         self.file.abort()
+
+
+class LabelsSink(Sink):
+    """The labels sidecar, written whenever the schema injects anomalies."""
+
+    format = "labels"
+
+    def __init__(self, target: ShardTarget):
+        self.target = target
+        self.rel, self.full = target.path(LABELS_SUFFIX)
+        self.ids: list = []
+        self.masks: list = []
+
+    def write(self, columns: Columns) -> None:
+        keep = columns.labels != 0
+        self.ids.append(columns.ids[keep])
+        self.masks.append(columns.labels[keep])
+
+    def commit(self) -> list[FileEntry]:
+        import numpy as np
+
+        from telecrunch.labelfile import encode_labels
+
+        shard = self.target.shard
+        data = encode_labels(shard.first_id, shard.records, len(self.target.layout.schema.labels),
+                             np.concatenate(self.ids or [np.zeros(0, np.uint64)]),
+                             np.concatenate(self.masks or [np.zeros(0, np.uint64)]))
+        with AtomicFile(self.target.fs, self.full) as out:
+            out.write(data)
+            out.commit()
+        return [FileEntry(self.rel, self.format, out.size, out.checksum)]
+
+    def abort(self) -> None:
+        pass  # nothing is on disk before commit
 
 
 SINKS: dict[str, type[Sink]] = {

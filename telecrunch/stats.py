@@ -74,11 +74,17 @@ def block_stats(columns: Columns) -> dict[str, Any]:
             fields[name] = {"count": int(len(values)), "length": numeric_summary(lengths)}
         else:
             fields[name] = numeric_summary(values)
-    return {
+    out = {
         "records": int(len(columns)),
         "kinds": {k.name: int(kinds[k.code]) for k in schema.kinds},
         "fields": fields,
     }
+    if schema.anomalies:
+        labels = columns.labels if columns.labels is not None else np.zeros(0, np.uint64)
+        out["labels"] = {name: int(((labels >> np.uint64(bit)) & np.uint64(1)).sum())
+                         for bit, name in enumerate(schema.labels)}
+        out["labelled_records"] = int((labels != 0).sum())
+    return out
 
 
 def merge(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
@@ -98,11 +104,15 @@ def merge(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
                             "length": merge_numeric(sa["length"], sb["length"])}
         else:
             fields[name] = merge_numeric(sa, sb)
-    return {
+    out = {
         "records": a["records"] + b["records"],
         "kinds": _merge_counts(a["kinds"], b["kinds"]),
         "fields": fields,
     }
+    if "labels" in a:
+        out["labels"] = _merge_counts(a["labels"], b["labels"])
+        out["labelled_records"] = a["labelled_records"] + b["labelled_records"]
+    return out
 
 
 def empty_stats(schema: Schema) -> dict[str, Any]:

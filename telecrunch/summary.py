@@ -23,6 +23,8 @@ def summary_doc(manifest: Manifest) -> dict[str, Any]:
         "bytes": sizes,
         "bytes_per_record": {k: (v / records if records else None) for k, v in sizes.items()},
         "kinds": manifest.stats.get("kinds", {}),
+        "labels": manifest.stats.get("labels", {}),
+        "labelled_records": manifest.stats.get("labelled_records", 0),
         "fields": {name: _field_summary(s) for name, s in manifest.stats.get("fields", {}).items()},
         "timings": manifest.timings,
     }
@@ -58,6 +60,12 @@ def summary_text(manifest: Manifest, where: str) -> str:
         lines.append(f"{fmt:<9} {human_bytes(size)}{per_text}")
     kinds = ", ".join(f"{k} {v:,}" for k, v in doc["kinds"].items())
     lines.append(f"kinds     {kinds}")
+    if doc["labels"]:
+        labelled = doc["labelled_records"]
+        share = 100 * labelled / records if (records := doc["records"]) else 0.0
+        lines.append(f"anomalies {labelled:,} labelled records ({share:.3f}%)")
+        for name, count in doc["labels"].items():
+            lines.append(f"  {name:<26} {count:,}")
     lines.append("fields")
     for name, s in doc["fields"].items():
         lines.append(f"  {name:<18} {_describe(s)}")
@@ -82,3 +90,15 @@ def _describe(s: dict[str, Any]) -> str:
         return "no values"
     return (f"{s['count']:,} values in [{s['min']}, {s['max']}], mean {s['mean']:.6g}, "
             f"std {s['std']:.6g}")
+
+
+def stats_line(stats: dict[str, Any]) -> str:
+    """One line of running statistics: records per kind, labels, numeric field means."""
+    parts = [f"records {stats['records']:,}"]
+    parts += [f"{k} {v:,}" for k, v in stats.get("kinds", {}).items()]
+    if stats.get("labels"):
+        parts.append(f"labelled {stats['labelled_records']:,}")
+    for name, s in stats.get("fields", {}).items():
+        if "mean" in s and s.get("count"):
+            parts.append(f"{name} mean {s['mean']:.4g} sd {std(s):.3g}")
+    return "stats: " + " | ".join(parts)

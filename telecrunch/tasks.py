@@ -20,7 +20,7 @@ from telecrunch.layout import compile_layout
 from telecrunch.manifest import ShardEntry
 from telecrunch.plan import ShardPlan
 from telecrunch.schema import Schema
-from telecrunch.sinks import SINKS, ShardTarget
+from telecrunch.sinks import SINKS, LabelsSink, ShardTarget
 from telecrunch.stats import block_stats, merge
 from telecrunch.storage import file_checksum, join, open_fs, write_atomic
 
@@ -76,6 +76,8 @@ def make_shard(payload: dict[str, Any], shard: ShardPlan,
     try:
         for fmt in payload["formats"]:
             sinks.append(SINKS[fmt](target))
+        if schema.anomalies:
+            sinks.append(LabelsSink(target))
         block = payload["block_records"]
         for start in range(shard.first_id, shard.id_stop, block):
             columns = generate_columns(schema, payload["seed"], start,
