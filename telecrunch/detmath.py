@@ -111,25 +111,31 @@ def _cos_poly(x: float) -> float:
 @register_jitable
 def det_sin_turns(t: float) -> float:
     """sin(2 pi t): the argument is in turns, so reduction is an exact floor."""
-    f = t - math.floor(t)  # [0, 1)
+    sign = 1.0
+    if t < 0.0:  # sin is odd; t - floor(t) is exact only for t >= 0
+        t = -t
+        sign = -1.0
+    f = t - math.floor(t)  # [0, 1), exactly
     octant = math.floor(f * 8.0)
     r = f - octant * 0.125  # [0, 1/8): exact
     o = int(octant)
     if o == 0:
-        return _sin_poly(r * TWO_PI)
-    if o == 1:
-        return _cos_poly((0.125 - r) * TWO_PI)
-    if o == 2:
-        return _cos_poly(r * TWO_PI)
-    if o == 3:
-        return _sin_poly((0.125 - r) * TWO_PI)
-    if o == 4:
-        return -_sin_poly(r * TWO_PI)
-    if o == 5:
-        return -_cos_poly((0.125 - r) * TWO_PI)
-    if o == 6:
-        return -_cos_poly(r * TWO_PI)
-    return -_sin_poly((0.125 - r) * TWO_PI)
+        v = _sin_poly(r * TWO_PI)
+    elif o == 1:
+        v = _cos_poly((0.125 - r) * TWO_PI)
+    elif o == 2:
+        v = _cos_poly(r * TWO_PI)
+    elif o == 3:
+        v = _sin_poly((0.125 - r) * TWO_PI)
+    elif o == 4:
+        v = -_sin_poly(r * TWO_PI)
+    elif o == 5:
+        v = -_cos_poly((0.125 - r) * TWO_PI)
+    elif o == 6:
+        v = -_cos_poly(r * TWO_PI)
+    else:
+        v = -_sin_poly((0.125 - r) * TWO_PI)
+    return sign * v
 
 
 @register_jitable

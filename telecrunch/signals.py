@@ -153,19 +153,27 @@ def categorical(field: EnumField, p: CategoricalParams, d: Draws) -> np.ndarray:
 
 
 def sequence(field: FieldBase, p: SequenceParams, d: Draws) -> np.ndarray:
-    step = getattr(field, "resolution", None) or 1
-    span = (field.max - field.min) / step + 1  # grid points in the field's range
     start = field.min if p.start is None else p.start
-    offset = np.round((start - field.min) / step)
-    stride = np.round(p.step / step)
     if isinstance(field, IntField | TimestampField):
-        span, offset, stride = int(round(span)), int(offset) % int(round(span)), int(stride)
+        # exact integers: a 64-bit range has up to 2**64 grid points, beyond float64 and int64
+        step = getattr(field, "resolution", 1)
+        span = (field.max - field.min) // step + 1  # grid points in the field's range
+        offset = round((Fraction(start) - field.min) / step) % span
+        stride = round(Fraction(p.step) / step)
         if span < 2**31:
             position = (offset + (d.seq % span) * (stride % span)) % span
         else:  # exact modular arithmetic beyond int64 products
-            position = ((offset + d.seq.astype(object) * stride) % span).astype(np.int64)
-        return field.min + position * int(step)
-    position = np.mod(offset + d.seq.astype(np.float64) * stride, np.floor(span))
+            position = (offset + d.seq.astype(object) * stride) % span
+        position = position.astype(np.uint64)
+        return (np.uint64(field.min & MASK64) + position * np.uint64(step)).view(np.int64)
+    step = getattr(field, "resolution", None) or 1
+    if field.encoding == "quantized":
+        span = field.largest_code + 1  # the grid that codes.conform rounds onto
+    else:
+        span = np.floor((field.max - field.min) / step + 1)
+    offset = np.round((start - field.min) / step)
+    stride = np.round(p.step / step)
+    position = np.mod(offset + d.seq.astype(np.float64) * stride, span)
     return field.min + position * step
 
 

@@ -157,7 +157,8 @@ def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     period = 2.0 * width
     t = x - lo
     if math.isinf(period):  # bounds over half the double range apart: one bounce is all
-        t = np.where(t > width, width - (t - width), np.abs(t))
+        with np.errstate(over="ignore"):  # in the branch np.where drops
+            t = np.where(t > width, width - (t - width), np.abs(t))
     else:
         t = t - np.floor(t / period) * period
         t = np.where(t > width, period - t, t)
