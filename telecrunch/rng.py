@@ -17,18 +17,15 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from telecrunch.detmath import det_cos_turns, det_log
+from telecrunch.gauss import std_normal
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _MASK32 = np.uint64(0xFFFFFFFF)
 _U30, _U27, _U31, _U32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
-_U11, _U24, _U64_0 = np.uint64(11), np.uint64(24), np.uint64(0)
-_LOW24 = np.uint64(0xFFFFFF)
+_U11 = np.uint64(11)
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
-_TWO_M40 = 1.0 / 1099511627776.0  # 2**-40
-_TWO_M24 = 1.0 / 16777216.0  # 2**-24
 
 MASK64 = (1 << 64) - 1
 
@@ -108,10 +105,8 @@ def below(h, n):
 
 @register_jitable
 def normal(h):
-    """Standard normal from 64 random bits (Box-Muller; |z| <= 7.5)."""
-    radius = (float(h >> _U24) + 0.5) * _TWO_M40
-    angle = float(h & _LOW24) * _TWO_M24
-    return np.sqrt(-2.0 * det_log(radius)) * det_cos_turns(angle)
+    """Standard normal from 64 random bits (see telecrunch.gauss)."""
+    return std_normal(h)
 
 
 # ---- batch helpers over arrays of counters ----
