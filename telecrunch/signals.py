@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
+import numba
 import numpy as np
 from pydantic import Field as Param
 
+from telecrunch import rng
 from telecrunch import walk as walks
+from telecrunch.detmath import det_exp
 from telecrunch.draws import Draws
 from telecrunch.rng import MASK64
 from telecrunch.schema import (
@@ -35,7 +38,7 @@ from telecrunch.schema import (
     StringField,
     TimestampField,
 )
-from telecrunch.vecmath import sin_turns_array
+from telecrunch.vecmath import exp_array, sin_turns_array
 
 NUMERIC = (IntField, FloatField, TimestampField)
 
@@ -84,6 +87,41 @@ class SineParams(Spec):
     offset: float  # the level the sine swings around
     phase: float = 0.0  # in turns (0.25 = a quarter period)
     noise: float = Param(0.0, ge=0)  # std of added Gaussian noise
+
+
+class LogNormalParams(Spec):
+    mu: float  # mean of the log
+    sigma: float = Param(gt=0)  # std of the log
+
+
+class CounterParams(Spec):
+    start: float | None = None  # first value of every source (default: the field's min)
+    rate: float = Param(1.0, gt=0)  # mean increment per record; never decreases, wraps past max
+
+
+class SeasonalParams(Spec):
+    offset: float  # the level at time.start
+    trend: float = 0.0  # change per day
+    daily: float = 0.0  # amplitude of the daily cycle
+    weekly: float = 0.0  # amplitude of the weekly cycle
+    daily_phase: float = 0.0  # in turns of the cycle: 0.25 moves the peak from 06:00 to 00:00
+    weekly_phase: float = 0.0  # in turns of the week (which starts Thursday 1970-01-01)
+    noise: float = Param(0.0, ge=0)  # std of added Gaussian noise
+    source_phase: float = Param(0.0, ge=0, le=1)  # spread of per-source phases, in turns
+
+
+class RegimeParams(Spec):
+    levels: Numbers | None = None  # the values regimes take (default: uniform in the range)
+    mean_duration: int = Param(ge=1)  # mean records between changes, per source
+    noise: float = Param(0.0, ge=0)  # std of added Gaussian noise
+
+
+class DerivedParams(Spec):
+    expr: str  # e.g. "temperature * 1.8 + 32" (see telecrunch.expr)
+
+
+class TemplateParams(Spec):
+    text: str  # e.g. "overheat on {source}: code {code}" (fields declared before, source, id)
 
 
 class TextParams(Spec):
@@ -200,6 +238,140 @@ def sine(field: FieldBase, p: SineParams, d: Draws) -> np.ndarray:
     return value
 
 
+def lognormal(field: FieldBase, p: LogNormalParams, d: Draws) -> np.ndarray:
+    return exp_array(p.mu + p.sigma * d.normal())
+
+
+def counter(field: FieldBase, p: CounterParams, d: Draws) -> np.ndarray:
+    """floor(rate * (seq + u)) with u in [0, 1): never decreases, increments average ``rate``."""
+    start = field.min if p.start is None else p.start
+    step = getattr(field, "resolution", None) or 1
+    span = (field.max - field.min) / step + 1
+    ticks = np.floor(p.rate / step * (d.seq.astype(np.float64) + d.uniform("counter")))
+    position = np.mod(np.round((start - field.min) / step) + ticks, np.floor(span))
+    return field.min + position * step
+
+
+DAY_NS = 86_400_000_000_000
+
+
+def seasonal(field: FieldBase, p: SeasonalParams, d: Draws) -> np.ndarray:
+    elapsed = d.time - d.clock.start
+    value = p.offset + p.trend * (elapsed.astype(np.float64) / DAY_NS)
+    phase = 0.0
+    if p.source_phase:
+        phase = p.source_phase * d.per_source_uniform(d.source, "seasonal.phase")
+    for amplitude, period, offset in ((p.daily, DAY_NS, p.daily_phase),
+                                      (p.weekly, 7 * DAY_NS, p.weekly_phase)):
+        if amplitude:
+            turns = (d.time % period).astype(np.float64) / period + offset + phase
+            value = value + amplitude * sin_turns_array(np.ascontiguousarray(turns))
+    if p.noise:
+        value = value + p.noise * d.normal()
+    return value
+
+
+def regime(field: FieldBase, p: RegimeParams, d: Draws) -> np.ndarray:
+    levels = np.asarray(p.levels if p.levels is not None else (), dtype=np.float64)
+    epoch = 4 * p.mean_duration
+    u = _regime_draw(d.stream("regime"), np.ascontiguousarray(d.source),
+                     np.ascontiguousarray(d.seq), epoch, 4.0)
+    if len(levels):
+        value = levels[np.minimum((u * len(levels)).astype(np.int64), len(levels) - 1)]
+    else:
+        value = field.min + u * (field.max - field.min)
+    if p.noise:
+        value = value + p.noise * d.normal()
+    return value
+
+
+@numba.njit(cache=True)
+def _regime_draw(key, sources, seqs, epoch, lam):
+    """Per record: the uniform draw of the regime it is in. Change points per epoch of a source
+    are Poisson(lam) at uniform positions; every epoch also starts a regime."""
+    out = np.empty(sources.shape[0], np.float64)
+    for i in range(sources.shape[0]):
+        skey = rng.subkey(key, sources[i])
+        e = seqs[i] // epoch
+        ekey = rng.subkey(skey, e)
+        k = _poisson_count(rng.unit(rng.draw(ekey, 0)), lam)
+        best = e * epoch
+        pick = np.uint64(0)
+        for j in range(1, k + 1):
+            at = e * epoch + np.int64(rng.below(rng.draw(ekey, 2 * j), epoch))
+            if best <= at <= seqs[i]:
+                best = at
+                pick = np.uint64(j)
+        out[i] = rng.unit(rng.draw(ekey, np.uint64(1) << np.uint64(40) | pick))
+    return out
+
+
+@numba.njit(cache=True)
+def _poisson_count(u, lam):
+    p = det_exp(-lam)
+    cdf = p
+    k = 0
+    while u >= cdf and k < 32:
+        k += 1
+        p = p * lam / k
+        cdf += p
+    return k
+
+
+def derived(field: FieldBase, p: DerivedParams, d: Draws) -> np.ndarray:
+    from telecrunch.expr import BUILTIN_NAMES, compile_expression
+
+    env = dict(d.values)
+    env.update(source=d.source, seq=d.seq, t=d.seconds())
+    expr = compile_expression(p.expr, set(env) | set(BUILTIN_NAMES))
+    return expr.evaluate(env, len(d))
+
+
+def template_names(text: str) -> list[str]:
+    """Placeholder names of a template, in order (raises ValueError if malformed)."""
+    import string
+
+    names = []
+    for _literal, name, spec, conversion in string.Formatter().parse(text):
+        if name is None:
+            continue
+        if not name or spec or conversion:
+            raise ValueError("placeholders are plain {name}, without format or conversion")
+        names.append(name)
+    return names
+
+
+def template(field: StringField, p: TemplateParams, d: Draws) -> np.ndarray:
+    import string
+
+    width = max(field.length_limit, 1)
+    env = {"source": d.source, "seq": d.seq, "id": d.ids, **d.values}
+    out = np.full(len(d), b"", dtype=object)
+    for literal, name, _spec, _conv in string.Formatter().parse(p.text):
+        if literal:
+            out = out + literal.encode("ascii")
+        if name is not None:
+            out = out + np.array(_as_text(env[name], d.field_specs.get(name)), dtype=object)
+    return np.array([v[:width] for v in out], dtype=f"S{width}")
+
+
+def _as_text(values: np.ndarray, spec) -> list[bytes]:
+    from telecrunch.codes import to_python
+
+    if spec is None:
+        return [str(int(v)).encode("ascii") for v in values]
+    return [_format(to_python(spec, v), spec) for v in values]
+
+
+def _format(value, spec) -> bytes:
+    if isinstance(value, bool):
+        return b"true" if value else b"false"
+    if isinstance(value, float) and isinstance(spec, FloatField) and spec.resolution:
+        decimals = max(0, -math.floor(math.log10(spec.resolution) + 1e-9))
+        return f"{value:.{decimals}f}".encode("ascii")
+    return str(value).encode("ascii")
+
+
 def text(field: StringField, p: TextParams, d: Draws) -> np.ndarray:
     limit = field.length_limit
     symbols = np.frombuffer(field.symbols.encode("ascii"), np.uint8)
@@ -247,6 +419,19 @@ SIGNALS: dict[str, SignalKind] = {
                               "optionally mean-reverting"),
     "sine": SignalKind(SineParams, (IntField, FloatField), sine,
                        "offset + amplitude * sin(2 pi (t / period + phase)) + noise"),
+    "lognormal": SignalKind(LogNormalParams, (IntField, FloatField), lognormal,
+                            "exp(mu + sigma * z): skewed positive values"),
+    "counter": SignalKind(CounterParams, (IntField, FloatField), counter,
+                          "per-source counter growing by rate per record on average, "
+                          "never decreasing, wrapping past max"),
+    "seasonal": SignalKind(SeasonalParams, (IntField, FloatField), seasonal,
+                           "offset + trend + daily and weekly cycles + noise"),
+    "regime": SignalKind(RegimeParams, (IntField, FloatField), regime,
+                         "per-source level that switches at random times (steps)"),
+    "derived": SignalKind(DerivedParams, (IntField, FloatField, BoolField), derived,
+                          "computed from earlier fields of the record by an expression"),
+    "template": SignalKind(TemplateParams, (StringField,), template,
+                           "text from a template with {field} placeholders"),
     "text": SignalKind(TextParams, (StringField,), text,
                        "random characters of the alphabet, random length"),
     "choice": SignalKind(ChoiceParams, (StringField,), choice,
