@@ -274,8 +274,9 @@ def seasonal(field: FieldBase, p: SeasonalParams, d: Draws) -> np.ndarray:
 def regime(field: FieldBase, p: RegimeParams, d: Draws) -> np.ndarray:
     levels = np.asarray(p.levels if p.levels is not None else (), dtype=np.float64)
     epoch = 4 * p.mean_duration
+    # every epoch starts a regime, so 3 more per epoch on average make one per mean_duration
     u = _regime_draw(d.stream("regime"), np.ascontiguousarray(d.source),
-                     np.ascontiguousarray(d.seq), epoch, 4.0)
+                     np.ascontiguousarray(d.seq), epoch, 3.0)
     if len(levels):
         value = levels[np.minimum((u * len(levels)).astype(np.int64), len(levels) - 1)]
     else:
