@@ -1,10 +1,11 @@
 """CSV (RFC 4180, ``\\n`` line ends): one row per record, a column for every field of every kind.
 
 Columns: ``id``, ``kind`` (the kind's name), the time field (ns), the source field, then every
-field in schema order. A cell is empty where the record's kind lacks the field. Strings and
-enum labels are always double-quoted, with ``"`` doubled, so an empty string (``""``) differs
-from an absent one; numbers and ``true``/``false`` are bare; floats are written as
-``telecrunch.formats.floats`` writes them.
+field in schema order, and last, when the schema injects anomalies, ``labels``: the record's
+anomaly label names joined by ``;`` in bit order (``""`` when none). A cell is empty where the
+record's kind lacks the field. Strings, enum labels and label lists are always double-quoted,
+with ``"`` doubled, so an empty string (``""``) differs from an absent one; numbers and
+``true``/``false`` are bare; floats are written as ``telecrunch.formats.floats`` writes them.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ import numpy as np
 from telecrunch.columns import ID, KIND, Columns
 from telecrunch.formats import grid
 from telecrunch.formats.floats import float_block
+from telecrunch.formats.labels import LABELS, check_label_column, label_block
 from telecrunch.formats.lines import Line, render
 from telecrunch.schema import BoolField, EnumField, FieldBase, FloatField, Schema, StringField
 
 
 def encode_csv(columns: Columns, header: bool = True) -> bytes:
     """The records as CSV rows in ID order, after a header row of column names if ``header``."""
+    check_label_column(columns.schema)
     body = render(columns, lambda _, rows: _row(rows), per_kind=False)
     if not header:
         return body
@@ -28,7 +31,8 @@ def encode_csv(columns: Columns, header: bool = True) -> bytes:
 
 def column_names(schema: Schema) -> list[str]:
     """The CSV columns, in order."""
-    return [ID, KIND, schema.time.field, schema.sources.field, *schema.fields]
+    labels = [LABELS] if schema.anomalies else []
+    return [ID, KIND, schema.time.field, schema.sources.field, *schema.fields, *labels]
 
 
 def quote(text: str) -> bytes:
@@ -49,6 +53,9 @@ def _row(rows: Columns) -> Line:
         cell = _cell(field, rows.values[field.name])
         present = rows.present(field.name)
         line.block(cell if present.all() else grid.keep_rows(cell, present))
+    if schema.anomalies:
+        line.add(b",")
+        line.block(label_block(rows, lambda names: quote(";".join(names))))
     line.add(b"\n")
     return line
 

@@ -11,6 +11,8 @@
   enum labels double-quoted;
 - a point needs a field, so a kind left without one gets the record ID as ``id=<id>i``;
   ``record_id=True`` writes it on every line (``id`` is a reserved name, so it never clashes).
+- anomaly labels are left out: as tags they would multiply InfluxDB's series, as fields they
+  would be a second schema. The labels sidecar, JSON lines, CSV and Zarr carry them.
 
 Escaping follows InfluxDB's parser: a backslash before ``,`` and space in measurements, before
 ``,``, ``=`` and space in tag keys, tag values and field keys, and before ``"`` and ``\\``

@@ -105,8 +105,9 @@ def _records_of(chunk: Columns, kind: Kind, rows: np.ndarray) -> Columns:
     """The records at ``rows`` (all of ``kind``), with only the columns that kind has."""
     schema = chunk.schema
     names = [schema.time.field, schema.sources.field, *(f.name for f in kind.fields)]
+    labels = None if chunk.labels is None else chunk.labels[rows]
     return Columns(schema, chunk.ids[rows], chunk.kind[rows],
-                   {name: chunk.values[name][rows] for name in names})
+                   {name: chunk.values[name][rows] for name in names}, labels)
 
 
 def _render_chunk(chunk: Columns, build: BuildKind, per_kind: bool) -> np.ndarray:

@@ -64,13 +64,16 @@ def _formatter(field: FieldBase):
 
 def reference_records(columns: Columns) -> list[dict]:
     """Each record as the dict its JSON line must parse to: floats at the precision the text
-    formats write (quantized: rounded to their decimals; binary32: its shortest text)."""
+    formats write (quantized: rounded to their decimals; binary32: its shortest text), and the
+    record's label names under ``labels`` when the schema injects anomalies."""
     records = columns.to_records()
     floats = [f for f in columns.schema.fields.values() if isinstance(f, FloatField)]
-    for record in records:
+    for i, record in enumerate(records):
         for field in floats:
             if field.name in record:
                 record[field.name] = _json_float(field, record[field.name])
+        if columns.schema.anomalies:
+            record["labels"] = columns.label_names(i)
     return records
 
 
