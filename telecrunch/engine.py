@@ -27,6 +27,7 @@ from telecrunch.errors import DatasetError, FormatError
 from telecrunch.job import Job
 from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from telecrunch.plan import ShardPlan, plan_shards
+from telecrunch.sinks import format_options, prepare_formats
 from telecrunch.stats import empty_stats, merge
 from telecrunch.storage import is_temporary, join, open_fs, write_atomic
 from telecrunch.tasks import RECEIPTS, STATE_DIR, check_payload, make_shard
@@ -44,7 +45,7 @@ def task_payload(job: Job) -> dict[str, Any]:
         "compression": job.spec.compression,
         "block_records": job.spec.block_records,
         "identity": job.identity_token(),
-        "options": {},
+        "options": format_options(job),  # checks that every format can carry the job
     }
 
 
@@ -145,6 +146,7 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
     made = 0
     with open_runner(cluster or job.spec.cluster, workers or job.spec.workers) as runner:
         known = prepare(job, resume)  # once the cluster is up: a failed start leaves no trace
+        files = prepare_formats(job, payload["options"])
         started = time.perf_counter()
         calls = [(f"telecrunch-shard-{token}-{s.index}", (payload, s, known.get(s.index)))
                  for s in shards]
@@ -172,6 +174,7 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
                  "shards_kept": len(shards) - made,
                  "records_per_second": round(job.spec.records / wall, 1) if wall else None},
         complete=True,
+        files=tuple(files),
     )
     write_atomic(fs, join(root, MANIFEST_NAME), manifest.to_json())
     fs.rm(join(root, STATE_DIR), recursive=True)

@@ -69,6 +69,7 @@ class Manifest:
     stats: dict[str, Any]  # merged over all shards
     timings: dict[str, Any]
     complete: bool
+    files: tuple[FileEntry, ...] = ()  # dataset-level files of no one shard (Zarr metadata)
 
     @property
     def first_id(self) -> int:
@@ -84,10 +85,13 @@ class Manifest:
 
     def bytes_by_format(self) -> dict[str, int]:
         out: dict[str, int] = {}
-        for shard in self.shards:
-            for f in shard.files:
-                out[f.format] = out.get(f.format, 0) + f.bytes
+        for f in self.all_files():
+            out[f.format] = out.get(f.format, 0) + f.bytes
         return out
+
+    def all_files(self) -> list[FileEntry]:
+        """Every file of the dataset but the manifest: dataset-level files, then shards'."""
+        return [*self.files, *(f for shard in self.shards for f in shard.files)]
 
     def to_json(self) -> bytes:
         doc = {
@@ -103,6 +107,7 @@ class Manifest:
                        "shards": len(self.shards), "bytes": self.bytes_by_format()},
             "timings": self.timings,
             "stats": self.stats,
+            "files": [asdict(f) for f in self.files],
             "shards": [s.to_dict() for s in self.shards],
         }
         return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
@@ -125,6 +130,7 @@ class Manifest:
                 schema=doc["schema"], shards=tuple(ShardEntry.from_dict(s) for s in doc["shards"]),
                 stats=doc.get("stats", {}), timings=doc.get("timings", {}),
                 complete=bool(doc["complete"]),
+                files=tuple(FileEntry.from_dict(f) for f in doc.get("files", [])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(place, f"missing or malformed entry ({exc})",

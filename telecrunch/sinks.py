@@ -1,58 +1,29 @@
 """Output formats as sinks: each takes a shard's records block by block and writes its files.
 
 Every sink writes through ``AtomicFile`` (temporary name, rename when whole) and reports the
-files it committed as ``FileEntry``s for the manifest. To add a format, write a sink class and
-register it in ``SINKS``; every sink must pass the shared suite in tests/test_sinks.py.
+files it committed as ``FileEntry``s for the manifest. To add a format, write a sink class
+(``telecrunch.sinkbase.Sink``) and register it in ``SINKS``; every sink must pass the shared
+suite in tests/test_sinks.py.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from telecrunch.codecs import Codec
 from telecrunch.columns import Columns
 from telecrunch.generation import time_floor
-from telecrunch.layout import Layout
 from telecrunch.manifest import FileEntry
-from telecrunch.plan import ShardPlan
 from telecrunch.shardfile import ShardWriter
-from telecrunch.storage import AtomicFile, join
+from telecrunch.sinkbase import ShardTarget, Sink
+from telecrunch.storage import AtomicFile
+from telecrunch.textsinks import CsvSink, InfluxSink, JsonlSink
+from telecrunch.zarrsink import ZarrSink
+
+__all__ = ["SINKS", "BinarySink", "LabelsSink", "ShardTarget", "Sink", "format_options",
+           "prepare_formats"]
 
 BINARY_SUFFIX = ".tcs"
 LABELS_SUFFIX = ".labels"
-
-
-@dataclass(frozen=True)
-class ShardTarget:
-    """Where and how one shard is written."""
-
-    fs: Any
-    root: str
-    layout: Layout
-    shard: ShardPlan
-    codec: Codec
-    options: dict[str, Any]
-
-    def path(self, suffix: str) -> tuple[str, str]:
-        """(relative path, full path) of this shard's file with ``suffix``."""
-        rel = self.shard.name + suffix
-        return rel, join(self.root, rel)
-
-
-class Sink:
-    """Base: one shard, one format."""
-
-    format = ""
-
-    def write(self, columns: Columns) -> None:
-        raise NotImplementedError
-
-    def commit(self) -> list[FileEntry]:
-        raise NotImplementedError
-
-    def abort(self) -> None:
-        raise NotImplementedError
 
 
 class BinarySink(Sink):
@@ -115,5 +86,19 @@ class LabelsSink(Sink):
 
 
 SINKS: dict[str, type[Sink]] = {
-    "binary": BinarySink,
+    sink.format: sink for sink in (BinarySink, JsonlSink, InfluxSink, CsvSink, ZarrSink)
 }
+
+
+def format_options(job: Any) -> dict[str, dict[str, Any]]:
+    """Each format's shard-task options; raises ``JobError`` for a format that cannot carry the
+    job. Runs on the client before anything is written."""
+    return {fmt: SINKS[fmt].options(job) for fmt in job.spec.formats if fmt in SINKS}
+
+
+def prepare_formats(job: Any, options: dict[str, dict[str, Any]]) -> list[FileEntry]:
+    """Write every format's dataset-level files; they go to the manifest's ``files``."""
+    files: list[FileEntry] = []
+    for fmt in job.spec.formats:
+        files.extend(SINKS[fmt].prepare(job, options.get(fmt, {})))
+    return files

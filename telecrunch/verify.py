@@ -8,7 +8,7 @@ from pathlib import Path
 
 from telecrunch.errors import TeleCrunchError
 from telecrunch.layout import compile_layout
-from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
+from telecrunch.manifest import MANIFEST_NAME, FileEntry, Manifest, ShardEntry
 from telecrunch.shardfile import ShardReader
 from telecrunch.storage import file_checksum, join, local_path, open_fs
 
@@ -26,10 +26,10 @@ def verify_dataset(url: str | Path, deep: bool = False) -> list[Problem]:
     """Problems found in the dataset at ``url`` (empty when it is whole).
 
     Checks that the manifest is readable and complete, that shard ID ranges tile the dataset's
-    range with no gap or overlap, that every file is present with its recorded size and
-    checksum, that binary shards parse (header, index, block checksums, record counts), and that
-    the folder holds no other files. ``deep`` also decodes every record and compares it with a
-    fresh generation of the same IDs.
+    range with no gap or overlap, that every file (the dataset-level ``files`` too) is present
+    with its recorded size and checksum, that binary shards parse (header, index, block
+    checksums, record counts), and that the folder holds no other files. ``deep`` also decodes
+    every record and compares it with a fresh generation of the same IDs.
     """
     url = str(url)
     fs, root = open_fs(url)
@@ -53,27 +53,31 @@ def verify_dataset(url: str | Path, deep: bool = False) -> list[Problem]:
     problems += _check_tiling(manifest)
     layout = compile_layout(schema)
     local = local_path(url)
+    for entry in manifest.files:
+        problems += _check_file(fs, root, entry)
     for shard in manifest.shards:
         for entry in shard.files:
-            full = join(root, entry.path)
-            if not fs.exists(full):
-                problems.append(Problem(entry.path, "missing"))
-                continue
-            size, digest = file_checksum(fs, full)
-            if size != entry.bytes:
-                how = "truncated" if size < entry.bytes else "grown"
-                problems.append(Problem(entry.path, f"{how}: {size} bytes, the manifest says "
-                                        f"{entry.bytes}"))
-                continue
-            if digest != entry.xxh3:
-                problems.append(Problem(entry.path, f"checksum mismatch: manifest {entry.xxh3}, "
-                                        f"file {digest}"))
-                continue
-            if entry.format == "binary":
-                problems += _check_binary(fs, full, local, entry.path, shard, layout,
-                                          manifest, deep)
+            damage = _check_file(fs, root, entry)
+            problems += damage
+            if not damage and entry.format == "binary":
+                problems += _check_binary(fs, join(root, entry.path), local, entry.path, shard,
+                                          layout, manifest, deep)
     problems += _check_extra_files(fs, root, manifest)
     return problems
+
+
+def _check_file(fs, root: str, entry: FileEntry) -> list[Problem]:
+    """The file's presence, size and checksum against its manifest entry."""
+    full = join(root, entry.path)
+    if not fs.exists(full):
+        return [Problem(entry.path, "missing")]
+    size, digest = file_checksum(fs, full)
+    if size != entry.bytes:
+        how = "truncated" if size < entry.bytes else "grown"
+        return [Problem(entry.path, f"{how}: {size} bytes, the manifest says {entry.bytes}")]
+    if digest != entry.xxh3:
+        return [Problem(entry.path, f"checksum mismatch: manifest {entry.xxh3}, file {digest}")]
+    return []
 
 
 def _check_tiling(manifest: Manifest) -> list[Problem]:
@@ -146,11 +150,10 @@ def _compare(columns, layout, manifest: Manifest, rel: str, block: int) -> None:
 def _check_extra_files(fs, root: str, manifest: Manifest) -> list[Problem]:
     known = {MANIFEST_NAME}
     prefixes = []
-    for shard in manifest.shards:
-        for entry in shard.files:
-            known.add(entry.path)
-            if entry.path.endswith("/"):
-                prefixes.append(entry.path)
+    for entry in manifest.all_files():
+        known.add(entry.path)
+        if entry.path.endswith("/"):
+            prefixes.append(entry.path)
     problems = []
     base = root.rstrip("/") + "/"
     for path in sorted(fs.find(root)):
