@@ -92,6 +92,36 @@ def _locate(key, sources, seqs, eligible, epoch, lam, dmin, dmax, catch_up):
     return hit, offset, duration, wkey
 
 
+@numba.njit(cache=True)
+def _dropout_shift(key, sources, seqs, eligible, epoch, lam, dmin, dmax, interval, res):
+    """Per record: the timestamp shift of the dropout windows covering it, summed (windows of
+    one spec may overlap), and whether a window starts at it."""
+    n = sources.shape[0]
+    shift = np.zeros(n, np.int64)
+    first = np.zeros(n, np.bool_)
+    for i in range(n):
+        if not eligible[i]:
+            continue
+        skey = subkey(key, sources[i])
+        e = seqs[i] // epoch
+        for ep in range(max(e - 1, 0), e + 1):
+            ekey = subkey(skey, ep)
+            count = _poisson(unit(draw(ekey, 0)), lam)
+            for j in range(1, count + 1):
+                start = ep * epoch + np.int64(below(draw(ekey, 2 * j), epoch))
+                dur = dmin + np.int64(below(draw(ekey, 2 * j + 1), dmax - dmin + 1))
+                reach = dur * DROPOUT_CATCH_UP
+                offset = seqs[i] - start
+                if 0 <= offset < reach:
+                    # a gap of dur intervals, caught up evenly: dur * interval * left / reach
+                    q, r = divmod(dur * interval, reach)
+                    left = q * (reach - offset) + r * (reach - offset) // reach
+                    shift[i] += left // res * res
+                    if offset == 0:
+                        first[i] = True
+    return shift, first
+
+
 def eligible_sources(spec: Anomaly, key: np.uint64, source: np.ndarray) -> np.ndarray:
     if spec.sources is not None:
         return np.isin(source, np.asarray(spec.sources, dtype=np.int64))
@@ -196,22 +226,24 @@ def time_shift(schema: Schema, seed: int, source: np.ndarray, seq: np.ndarray
     for i, spec in enumerate(schema.anomalies):
         if spec.kind not in TIME_KINDS:
             continue
+        if spec.kind == "dropout":  # the window's records are gone; later ones catch up
+            key = spec_key(seed, i, spec)
+            dmin, dmax = spec.duration_range
+            epoch = epoch_length(spec)
+            moved, first = _dropout_shift(
+                key, np.ascontiguousarray(source, np.int64), np.ascontiguousarray(seq, np.int64),
+                eligible_sources(spec, key, source), epoch, spec.rate * epoch, dmin, dmax,
+                interval, res)
+            shift += moved
+            labels[first] |= np.uint64(1 << i)
+            continue
         hits = locate(seed, i, spec, source, seq)
         index = np.flatnonzero(hits.hit)
-        if len(index) == 0:
-            continue
-        if spec.kind == "late":
+        if len(index):  # late
             u = _window_draws(np.ascontiguousarray(hits.key[index]), 0.0, 1.0, 1)[0]
             delay = interval + u * (spec.delay - interval)
             shift[index] -= (delay // res).astype(np.int64) * res
             labels[index] |= np.uint64(1 << i)
-        else:  # dropout: the window's records are gone; later ones catch up gradually
-            d = hits.duration[index]
-            reach = d * DROPOUT_CATCH_UP
-            left = (d * interval * (reach - hits.offset[index])) // reach
-            shift[index] += left // res * res
-            first = index[hits.offset[index] == 0]
-            labels[first] |= np.uint64(1 << i)
     return shift, labels
 
 
