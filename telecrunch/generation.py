@@ -199,37 +199,48 @@ def kind_codes(schema: Schema, seed: int, pos: Positions) -> np.ndarray:
 def apply_triggers(schema: Schema, seed: int, pos: Positions, codes: np.ndarray,
                    labels: np.ndarray) -> None:
     """Turn first-kind records whose trigger field crosses a threshold into the trigger's
-    kind. A crossing caused by an anomaly passes the anomaly's label on to the new record."""
+    kind. Where an anomaly on the trigger field (at the record or the one before) decides
+    whether a record crosses, either way, the record carries the anomaly's label."""
     for kind in schema.kinds[1:]:
         if kind.trigger is None or not len(pos):
             continue
         hit, caused = _triggered(schema, seed, kind, pos)
         codes[hit] = kind.code
-        labels[hit] |= caused[hit]
+        labels |= caused
 
 
 def _triggered(schema: Schema, seed: int, kind: Kind, pos: Positions):
+    """(records that cross, labels of the anomalies that changed whether they cross)."""
     trigger = kind.trigger
     first = schema.kinds[0]
     own = np.uint64(sum(1 << i for i, a in enumerate(schema.anomalies)
                         if trigger.field in a.fields))
 
-    def value(at: Positions) -> tuple[np.ndarray, np.ndarray]:
-        maker = KindMaker(schema, seed, first, at)
-        return maker.make_all(upto=trigger.field)[trigger.field], maker.labels & own
-
     def beyond(v: np.ndarray) -> np.ndarray:
         return v > trigger.above if trigger.above is not None else v < trigger.below
 
-    current, caused = value(pos)
-    now = beyond(current)
-    has_previous = pos.seq > 0
-    before = np.zeros(len(pos), bool)
-    index = np.flatnonzero(now & has_previous)
-    if len(index):
-        prev = positions_at(schema, seed, pos.source[index], pos.seq[index] - 1)
-        before[index] = beyond(value(prev)[0])
-    return now & has_previous & ~before, caused
+    def crosses(at: Positions, sch: Schema) -> tuple[np.ndarray, np.ndarray]:
+        """Crossings at ``at``, and the trigger field's labels at the values they read."""
+        maker = KindMaker(sch, seed, first, at)
+        now = beyond(maker.make_all(upto=trigger.field)[trigger.field]) & (at.seq > 0)
+        read = maker.labels & own
+        index = np.flatnonzero(now)
+        if len(index):
+            prev = KindMaker(sch, seed, first, positions_at(schema, seed, at.source[index],
+                                                            at.seq[index] - 1))
+            now[index] = ~beyond(prev.make_all(upto=trigger.field)[trigger.field])
+            read[index] |= prev.labels & own
+        return now, read
+
+    hit, read = crosses(pos, schema)
+    caused = np.zeros(len(pos), np.uint64)
+    check = np.flatnonzero(read)
+    if len(check):  # the decision without the trigger field's anomalies
+        clean = schema.model_copy(update={"anomalies": tuple(
+            a for a in schema.anomalies if trigger.field not in a.fields)})
+        changed = check[crosses(pos.take(check), clean)[0] != hit[check]]
+        caused[changed] = read[changed]
+    return hit, caused
 
 
 def generate_columns(schema: Schema, seed: int, id_start: int, id_stop: int,
