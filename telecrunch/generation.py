@@ -213,32 +213,35 @@ def _triggered(schema: Schema, seed: int, kind: Kind, pos: Positions):
     """(records that cross, labels of the anomalies that changed whether they cross)."""
     trigger = kind.trigger
     first = schema.kinds[0]
+    # anomalies that can move the trigger field's values: its own, and the time anomalies
+    # (a field may be a function of time)
     own = np.uint64(sum(1 << i for i, a in enumerate(schema.anomalies)
-                        if trigger.field in a.fields))
+                        if trigger.field in a.fields or a.kind in anom.TIME_KINDS))
 
     def beyond(v: np.ndarray) -> np.ndarray:
         return v > trigger.above if trigger.above is not None else v < trigger.below
 
     def crosses(at: Positions, sch: Schema) -> tuple[np.ndarray, np.ndarray]:
-        """Crossings at ``at``, and the trigger field's labels at the values they read."""
+        """Crossings at ``at``, and the labels in ``own`` of the values they read."""
         maker = KindMaker(sch, seed, first, at)
         now = beyond(maker.make_all(upto=trigger.field)[trigger.field]) & (at.seq > 0)
-        read = maker.labels & own
+        read = (maker.labels | at.time_labels) & own
         index = np.flatnonzero(now)
         if len(index):
-            prev = KindMaker(sch, seed, first, positions_at(schema, seed, at.source[index],
-                                                            at.seq[index] - 1))
+            before = positions_at(sch, seed, at.source[index], at.seq[index] - 1)
+            prev = KindMaker(sch, seed, first, before)
             now[index] = ~beyond(prev.make_all(upto=trigger.field)[trigger.field])
-            read[index] |= prev.labels & own
+            read[index] |= (prev.labels | before.time_labels) & own
         return now, read
 
     hit, read = crosses(pos, schema)
     caused = np.zeros(len(pos), np.uint64)
     check = np.flatnonzero(read)
-    if len(check):  # the decision without the trigger field's anomalies
+    if len(check):  # the decision without those anomalies
         clean = schema.model_copy(update={"anomalies": tuple(
-            a for a in schema.anomalies if trigger.field not in a.fields)})
-        changed = check[crosses(pos.take(check), clean)[0] != hit[check]]
+            a for i, a in enumerate(schema.anomalies) if not int(own) >> i & 1)})
+        at = positions_at(clean, seed, pos.source[check], pos.seq[check])
+        changed = check[crosses(at, clean)[0] != hit[check]]
         caused[changed] = read[changed]
     return hit, caused
 

@@ -465,6 +465,26 @@ def test_anomalies_on_a_trigger_field_change_only_labelled_records():
         assert not (cols.labels.astype(bool) & ~diff).any(), spec["kind"]
 
 
+def test_late_records_on_a_time_dependent_trigger_field_label_the_events_they_move():
+    """A late record carries its sine value at its earlier time: the next record's crossing
+    reads it, so a crossing it makes or takes away carries the late label; a dropout's
+    catch-up moves timestamps (and time-dependent values) of unlabelled records, as
+    documented, and nothing else."""
+    kinds = {
+        "update": {"fields": {"y": FIELDS["y"], "z": FIELDS["z"]}},
+        "event": {"rate": 1e-12, "trigger": {"field": "y", "above": 5.0},
+                  "fields": {"code": {"type": "int", "min": 0, "max": 3}}},
+    }
+    base = generate_columns(make_schema([], kinds=kinds), SEED, 0, N)
+    for spec in (SPECS["late"], {**SPECS["dropout"], "rate": 0.001, "duration": [3, 10]}):
+        cols = generate_columns(make_schema([spec], kinds=kinds), SEED, 0, N)
+        moved = changed(cols["ts"], base["ts"])
+        kind_changed = cols.kind != base.kind
+        assert kind_changed.sum() > 20
+        assert not (kind_changed & (cols.labels == 0) & ~moved).any(), spec["kind"]
+        assert not changed(cols["z"], base["z"])[~kind_changed].any()
+
+
 def test_labels_are_independent_of_the_records_positions():
     """A record's labels come from its (source, seq): the same windows whatever its ID range,
     checked by generating records at positions found by locate."""
