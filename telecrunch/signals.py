@@ -246,9 +246,12 @@ def counter(field: FieldBase, p: CounterParams, d: Draws) -> np.ndarray:
     """floor(rate * (seq + u)) with u in [0, 1): never decreases, increments average ``rate``."""
     start = field.min if p.start is None else p.start
     step = getattr(field, "resolution", None) or 1
-    span = (field.max - field.min) / step + 1
+    if isinstance(field, FloatField) and field.encoding == "quantized":
+        span = field.largest_code + 1  # the grid that codes.conform rounds onto
+    else:  # grid points in the range, exactly (an int range needs no float division)
+        span = int((field.max - field.min) // step) + 1
     ticks = np.floor(p.rate / step * (d.seq.astype(np.float64) + d.uniform("counter")))
-    position = np.mod(np.round((start - field.min) / step) + ticks, np.floor(span))
+    position = np.mod(np.round((start - field.min) / step) + ticks, span)
     return field.min + position * step
 
 

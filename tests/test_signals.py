@@ -360,6 +360,18 @@ def test_float_counter_steps_on_the_resolution_grid():
     assert_close(np.diff(v).mean(), 0.8, 1.8 / 9999, "mean increment")
 
 
+@pytest.mark.parametrize("kind", ["counter", "sequence"])
+def test_counting_signals_reach_max_on_a_decimal_grid_before_wrapping(kind):
+    # 0.3 / 0.1 is 2.9999999999999996 in float64: the grid still has 4 points, 0 .. 0.3
+    rate = {"counter": {"rate": 0.1}, "sequence": {"step": 0.1}}[kind]
+    schema = make_schema({"v": {"type": "float", "min": 0, "max": 0.3, "resolution": 0.1,
+                                "signal": {"kind": kind, **rate}}})
+    v = generate_columns(schema, SEED, 0, 400)["v"]
+    # one grid step per record (for the counter: floor(1.0 * (seq + u)) = seq), wrapping
+    # after max
+    assert np.array_equal(np.rint(v / 0.1), np.arange(400) % 4)
+
+
 def test_sequence_wraps_around_at_max_exactly():
     sources, per = 3, 50
     schema = make_schema({
