@@ -205,8 +205,9 @@ def apply_triggers(schema: Schema, seed: int, pos: Positions, codes: np.ndarray,
         if kind.trigger is None or not len(pos):
             continue
         hit, caused = _triggered(schema, seed, kind, pos)
-        codes[hit] = kind.code
-        labels |= caused
+        first = codes == 0  # records drawn as another kind keep it
+        codes[hit & first] = kind.code
+        labels[first] |= caused[first]
 
 
 def _triggered(schema: Schema, seed: int, kind: Kind, pos: Positions):

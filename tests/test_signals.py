@@ -706,6 +706,26 @@ def test_trigger_events_come_on_top_of_rate_events():
     assert (drawn & ~crossing).sum() > 100 and (crossing & ~drawn).sum() > 50
 
 
+def test_trigger_turns_only_first_kind_records_into_events():
+    """A record drawn as another kind (an alarm) keeps its kind at a crossing."""
+    sources, per = 8, 3000
+    code = {"code": {"type": "int", "min": 0, "max": 3}}
+    schema = make_schema(TRIGGER_FIELDS, sources=sources, kinds={
+        "event": {"rate": 1e-12, "trigger": {"field": "temp", "above": 30.0}, "fields": code},
+        "alarm": {"rate": 0.3, "fields": {"level": {"type": "int", "min": 0, "max": 3}}}})
+    cols = generate_columns(schema, SEED, 0, sources * per)
+    src, seq = np.meshgrid(np.arange(sources), np.arange(per), indexing="ij")
+    v = values_at(schema, src.ravel(), seq.ravel(), "temp").reshape(sources, per)
+    crossing = np.zeros(v.shape, bool)
+    crossing[:, 1:] = (v[:, 1:] > 30.0) & (v[:, :-1] <= 30.0)
+    drawn = kind_codes(schema, SEED, positions_of_ids(schema, SEED, cols.ids))
+    drawn = drawn.reshape(-1, sources).T
+    kind = cols.kind.reshape(-1, sources).T
+    assert (crossing & (drawn == 2)).sum() > 20
+    assert np.array_equal(kind == 2, drawn == 2)
+    assert np.array_equal(kind == 1, crossing & (drawn == 0))
+
+
 def test_start_of_time_is_the_schema_start():
     schema = make_schema({"v": {"type": "bool"}}, sources=2)
     ts = generate_columns(schema, SEED, 0, 2)["ts"]
