@@ -373,6 +373,8 @@ def test_overlapping_anomalies_keep_all_labels_and_add_their_effects():
     pa, pb = a.mean() / update, b.mean() / update
     expected = N * update * pa * pb  # independent windows
     assert overlap.sum() > 100
+    # overlapping records come in runs of up to 40 (mean ~ 30 / 2): a variance of about
+    # 30 x the count, as for a Poisson number of runs of that length
     assert_close(overlap.sum(), expected, math.sqrt(expected * 30), "records with both bits")
     effect = (only_shift["x"] - base["x"]) + (only_noise["x"] - base["x"])
     assert np.max(np.abs((both["x"] - base["x"])[overlap] - effect[overlap])) <= 2 * RES

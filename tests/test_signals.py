@@ -29,15 +29,13 @@ DAY_NS = 86_400 * 10**9
 
 def make_schema(fields: dict, *, sources: int = 1, interval: str = "1s", jitter: str = "0s",
                 resolution: str = "1ms", interleave_: str = "round_robin", block: int = 1,
-                kinds: dict | None = None, anomalies: list | None = None):
+                kinds: dict | None = None):
     doc = {
         "name": "signals",
         "sources": {"count": sources, "interleave": interleave_, "block": block},
         "time": {"interval": interval, "jitter": jitter, "resolution": resolution, "bits": 40},
         "kinds": {"update": {"fields": fields}, **(kinds or {})},
     }
-    if anomalies:
-        doc["anomalies"] = anomalies
     return load_schema(doc)
 
 
