@@ -277,12 +277,16 @@ def seasonal(field: FieldBase, p: SeasonalParams, d: Draws) -> np.ndarray:
 def regime(field: FieldBase, p: RegimeParams, d: Draws) -> np.ndarray:
     levels = np.asarray(p.levels if p.levels is not None else (), dtype=np.float64)
     epoch = 4 * p.mean_duration
-    # every epoch starts a regime, so 3 more per epoch on average make one per mean_duration
-    u = _regime_draw(d.stream("regime"), np.ascontiguousarray(d.source),
-                     np.ascontiguousarray(d.seq), epoch, 3.0)
+    source, seq = np.ascontiguousarray(d.source), np.ascontiguousarray(d.seq)
     if len(levels):
-        value = levels[np.minimum((u * len(levels)).astype(np.int64), len(levels) - 1)]
+        # changes inside an epoch always move to another level; the epoch's own start keeps
+        # the level 1 / len(levels) of the time: 3 + 1 / len(levels) changes on average make
+        # one switch per mean_duration
+        lam = 3.0 + 1.0 / len(levels)
+        value = levels[_regime_level(d.stream("regime"), source, seq, epoch, lam, len(levels))]
     else:
+        # every epoch starts a regime, so 3 more per epoch on average make one per mean_duration
+        u = _regime_draw(d.stream("regime"), source, seq, epoch, 3.0)
         value = field.min + u * (field.max - field.min)
     if p.noise:
         value = value + p.noise * d.normal()
@@ -307,6 +311,37 @@ def _regime_draw(key, sources, seqs, epoch, lam):
                 best = at
                 pick = np.uint64(j)
         out[i] = rng.unit(rng.draw(ekey, np.uint64(1) << np.uint64(40) | pick))
+    return out
+
+
+@numba.njit(cache=True)
+def _regime_level(key, sources, seqs, epoch, lam, count):
+    """Per record: the level index of the regime it is in. An epoch of a source starts at a
+    random level; its Poisson(lam) change points, in order, each move to another level."""
+    out = np.empty(sources.shape[0], np.int64)
+    ats = np.empty(64, np.int64)
+    for i in range(sources.shape[0]):
+        skey = rng.subkey(key, sources[i])
+        e = seqs[i] // epoch
+        ekey = rng.subkey(skey, e)
+        k = _poisson_count(rng.unit(rng.draw(ekey, 0)), lam)
+        for j in range(1, k + 1):
+            ats[j] = e * epoch + np.int64(rng.below(rng.draw(ekey, 2 * j), epoch))
+        top = np.uint64(1) << np.uint64(40)
+        level = np.int64(rng.below(rng.draw(ekey, top), count))
+        last_at, last_j = np.int64(-1), 0
+        while True:  # the change points up to this record, in (position, j) order
+            next_j = 0
+            for j in range(1, k + 1):
+                after = ats[j] > last_at or (ats[j] == last_at and j > last_j)
+                if after and ats[j] <= seqs[i] and (next_j == 0 or ats[j] < ats[next_j]):
+                    next_j = j
+            if next_j == 0:
+                break
+            step = np.int64(rng.below(rng.draw(ekey, top | np.uint64(next_j)), count - 1))
+            level = (level + 1 + step) % count
+            last_at, last_j = ats[next_j], next_j
+        out[i] = level
     return out
 
 

@@ -324,6 +324,7 @@ def test_label_counts_match_the_configured_rates():
     sources, per, event_rate = 8, 20_000, 0.05
     specs = [
         {**SPECS["spike"], "rate": 0.004},
+        {**SPECS["dip"], "fields": ["k"], "rate": 0.003, "duration": [1, 5]},
         {**SPECS["level_shift"], "rate": 0.002},
         {**SPECS["drift"], "rate": 0.0005},
         {**SPECS["variance"], "fields": ["z"], "rate": 0.002},

@@ -405,6 +405,22 @@ def test_regime_is_piecewise_constant_with_the_mean_duration():
     assert_close(starts.mean(), 500.0, 1000 / math.sqrt(12 * len(starts)), "mean level")
 
 
+@pytest.mark.parametrize("levels", [[1.0, 2.0, 3.0, 4.0], [5.0, 6.0]])
+def test_regime_with_levels_switches_to_another_level_every_mean_duration(levels):
+    sources, per, mean_duration = 20, 5000, 50
+    schema = make_schema({"v": {"type": "float", "min": 0, "max": 10, "resolution": 0.1,
+                                "signal": {"kind": "regime", "levels": levels,
+                                           "mean_duration": mean_duration}}},
+                         sources=sources)
+    v = by_source(generate_columns(schema, SEED, 0, sources * per), "v", sources)
+    changes = int(np.sum(np.diff(v, axis=1) != 0))  # a change that kept the level is none
+    expected = sources * (per - 1) / mean_duration
+    assert_close(changes, expected, math.sqrt(expected), "level switches")
+    # every level is used about equally often
+    shares = np.array([np.mean(v == level) for level in levels])
+    assert shares.sum() == 1.0 and shares.min() > 0.5 / len(levels)
+
+
 def test_regime_with_levels_takes_only_those_levels_and_noise_around_them():
     sources, per = 10, 3000
     levels = [995.0, 1005.0, 1013.0, 1021.0]
