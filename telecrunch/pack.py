@@ -30,18 +30,28 @@ def _mask(width):
 
 @register_jitable
 def _put(out, word, acc, fill, value, width):
-    """Append ``width`` low bits of value; returns the new (word, acc, fill)."""
+    """Append ``width`` low bits of value; returns the new (word, acc, fill).
+
+    Branch-free: the current word is stored every time (later stores complete it), and the
+    bits that overflow it become the next word's start.
+    """
     if width == 0:
         return word, acc, fill
     value = value & _mask(width)
+    return _put_masked(out, word, acc, fill, value, width)
+
+
+@register_jitable
+def _put_masked(out, word, acc, fill, value, width):
+    """``_put`` for a value known to fit in ``width`` bits (1 <= width <= 64)."""
     acc = acc | (value << _U64(fill))
+    spill = (value >> _U64(63 - fill)) >> _U64(1)  # bits past the word; 0 when fill == 0
+    out[word] = acc
     fill += width
     if fill >= 64:
-        out[word] = acc
         word += 1
+        acc = spill
         fill -= 64
-        used = width - fill  # bits of value already stored
-        acc = value >> _U64(used) if used < 64 else _U64(0)
     return word, acc, fill
 
 

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba.extending import register_jitable
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, overload, register_jitable
 
 from telecrunch.gauss import std_normal
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
-_MASK32 = np.uint64(0xFFFFFFFF)
-_U30, _U27, _U31, _U32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_U30, _U27, _U31 = np.uint64(30), np.uint64(27), np.uint64(31)
 _U11 = np.uint64(11)
 _TWO_M53 = 1.0 / 9007199254740992.0  # 2**-53
 
@@ -83,18 +84,24 @@ def unit(h):
     return float(h >> _U11) * _TWO_M53
 
 
-@register_jitable
 def mulhi(a, b):
-    """High 64 bits of the 128-bit product a * b."""
-    a_lo = a & _MASK32
-    a_hi = a >> _U32
-    b_lo = b & _MASK32
-    b_hi = b >> _U32
-    lo_lo = a_lo * b_lo
-    hi_lo = a_hi * b_lo
-    lo_hi = a_lo * b_hi
-    cross = (lo_lo >> _U32) + (hi_lo & _MASK32) + lo_hi
-    return a_hi * b_hi + (hi_lo >> _U32) + (cross >> _U32)
+    """High 64 bits of the 128-bit product a * b (one native multiply when compiled)."""
+    return np.uint64((int(a) * int(b)) >> 64)
+
+
+@intrinsic
+def _mulhi_native(typingctx, a, b):
+    def codegen(context, builder, signature, args):
+        wide = ir.IntType(128)
+        product = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(product, ir.Constant(wide, 64)), ir.IntType(64))
+
+    return types.uint64(types.uint64, types.uint64), codegen
+
+
+@overload(mulhi)
+def _mulhi_compiled(a, b):
+    return lambda a, b: _mulhi_native(np.uint64(a), np.uint64(b))
 
 
 @register_jitable

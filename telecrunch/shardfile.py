@@ -133,24 +133,37 @@ class ShardWriter:
         self.offset = len(data)
         return data
 
+    @property
+    def next_id(self) -> int:
+        """ID of the first record of the next block."""
+        return self.header.first_id + self.records
+
     def block(self, columns: Columns) -> bytes:
         """One block holding ``columns`` (consecutive IDs following the previous block)."""
         n = len(columns)
-        expected = self.header.first_id + self.records
-        if n == 0 or int(columns.ids[0]) != expected:
-            raise ValueError(f"block must start at ID {expected} and hold records")
-        base = time_floor(self.layout.schema, expected)
-        codes = pack.encode(self.layout, columns, base)
+        if n == 0 or int(columns.ids[0]) != self.next_id:
+            raise ValueError(f"block must start at ID {self.next_id} and hold records")
+        codes = pack.encode(self.layout, columns, self.block_base_time())
         need = pack.max_words(self.layout, n)
         if self._words is None or len(self._words) < need:
             self._words = np.empty(need, np.uint64)
         payload, nbits = pack.pack_codes(self.layout, codes, self._words)
+        return self.packed_block(n, payload, nbits)
+
+    def block_base_time(self) -> int:
+        """Base time of the next block: the schema's time floor of its first ID."""
+        return time_floor(self.layout.schema, self.next_id)
+
+    def packed_block(self, records: int, payload: bytes, nbits: int) -> bytes:
+        """A block from an already packed payload of the next ``records`` records."""
+        first = self.next_id
         stored = self.codec.encode(payload)
-        head = BlockHeader(n, expected, base, nbits, len(payload), len(stored), 0).head_bytes()
+        head = BlockHeader(records, first, self.block_base_time(), nbits, len(payload),
+                           len(stored), 0).head_bytes()
         data = head + struct.pack("<Q", checksum(head, stored)) + stored
-        self.entries.append(IndexEntry(expected, self.offset, n, len(stored)))
+        self.entries.append(IndexEntry(first, self.offset, records, len(stored)))
         self.offset += len(data)
-        self.records += n
+        self.records += records
         return data
 
     def trailer(self) -> bytes:

@@ -42,6 +42,10 @@ class BinarySink(Sink):
     def write(self, columns: Columns) -> None:
         self.file.write(self.writer.block(columns))
 
+    def write_packed(self, records: int, payload: bytes, nbits: int) -> None:
+        """A block the fused kernel already packed (telecrunch.fused)."""
+        self.file.write(self.writer.packed_block(records, payload, nbits))
+
     def commit(self) -> list[FileEntry]:
         self.file.write(self.writer.trailer())
         self.file.commit()

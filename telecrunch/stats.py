@@ -20,10 +20,18 @@ def numeric_summary(values: np.ndarray) -> dict[str, Any]:
     n = int(len(values))
     if n == 0:
         return {"count": 0}
-    as_float = values.astype(np.float64)
-    mean = float(as_float.mean())
-    m2 = float(((as_float - mean) ** 2).sum())
     lo, hi = values.min(), values.max()
+    if values.dtype.kind in "iu":
+        # deviations from the minimum are exact in float64 where the values themselves (e.g.
+        # nanoseconds since 1970) are not: the spread stays exact to the last digit
+        offsets = (values - lo).astype(np.float64)
+        mean_offset = float(offsets.mean())
+        m2 = float(((offsets - mean_offset) ** 2).sum())
+        mean = float(lo) + mean_offset
+    else:
+        as_float = values.astype(np.float64)
+        mean = float(as_float.mean())
+        m2 = float(((as_float - mean) ** 2).sum())
     return {"count": n, "min": lo.item(), "max": hi.item(), "mean": mean, "m2": m2}
 
 

@@ -7,6 +7,7 @@ scheduler never sees bulk data.
 
 from __future__ import annotations
 
+import os
 import time
 from functools import lru_cache
 from typing import Any
@@ -41,6 +42,22 @@ def _schema(canonical: str) -> Schema:
 
 def schema_of(payload: dict[str, Any]) -> Schema:
     return _schema(payload["schema"])
+
+
+@lru_cache(maxsize=8)
+def _fast_blocks(canonical: str):
+    from telecrunch.fused import FusedBlocks, plan_supported
+
+    schema = _schema(canonical)
+    return FusedBlocks(schema) if plan_supported(schema) else None
+
+
+def fast_blocks(schema: Schema):
+    """The fused kernel for a schema in this process, or None where it does not apply
+    (``TELECRUNCH_FUSED=0`` turns it off, to compare with the reference path)."""
+    if os.environ.get("TELECRUNCH_FUSED", "1") == "0":
+        return None
+    return _fast_blocks(orjson.dumps(schema.to_doc()).decode())
 
 
 def intact(fs: Any, root: str, entry: ShardEntry) -> bool:
@@ -79,9 +96,15 @@ def make_shard(payload: dict[str, Any], shard: ShardPlan,
         if schema.anomalies:
             sinks.append(LabelsSink(target))
         block = payload["block_records"]
+        fast = fast_blocks(schema) if [s.format for s in sinks] == ["binary"] else None
         for start in range(shard.first_id, shard.id_stop, block):
-            columns = generate_columns(schema, payload["seed"], start,
-                                       min(start + block, shard.id_stop))
+            stop = min(start + block, shard.id_stop)
+            if fast is not None:  # the fused kernel: no columns at all
+                data, nbits, block_stats_ = fast.block(payload["seed"], start, stop - start)
+                sinks[0].write_packed(stop - start, data, nbits)
+                stats = merge(stats, block_stats_)
+                continue
+            columns = generate_columns(schema, payload["seed"], start, stop)
             stats = merge(stats, block_stats(columns))
             for sink in sinks:
                 sink.write(columns)

@@ -1,0 +1,739 @@
+"""The fast path: one compiled loop that draws, quantizes and bit-packs a block of records.
+
+The reference path (``generation`` -> ``codes`` -> ``pack``) makes a dozen passes over memory
+per field. For a schema it can, this module writes the source of a kernel specialised to the
+schema's layout (widths, ranges, weights are literals), compiles it once with numba (cached on
+disk by the source's hash, so each worker process loads it in milliseconds), and runs it per
+block: each record's kind, timestamp and fields are drawn from the same counter-based streams
+with the same floating-point operations in the same order as the reference, then placed in the
+bit stream and folded into running statistics, in one pass over a reused buffer.
+
+Fields whose signals need more than one record (walks, regimes), text, or derived fields are
+made by the reference path for the block and handed to the kernel as precomputed codes, so a
+schema with a few of them still gets most of the speed. Schemas with anomalies use the
+reference path. ``tests/test_fused.py`` holds the two paths to the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numba.extending import register_jitable
+
+from telecrunch import codes as conv
+from telecrunch import rng
+from telecrunch.codes import conform
+from telecrunch.generation import (
+    KindMaker,
+    apply_triggers,
+    check_range,
+    kind_codes,
+    positions_of_ids,
+)
+from telecrunch.interleave import first_seq
+from telecrunch.layout import Layout, compile_layout
+from telecrunch.schema import (
+    BoolField,
+    EnumField,
+    FieldBase,
+    FloatField,
+    IntField,
+    Schema,
+    StringField,
+    TimestampField,
+)
+from telecrunch.stats import numeric_summary
+
+FUSED_SIGNALS = {"constant", "uniform", "normal", "lognormal", "bernoulli", "categorical",
+                 "sequence", "counter", "sine", "seasonal"}
+DAY_NS = 86_400_000_000_000
+
+
+def _lit(x: Any) -> str:
+    """A Python literal that reads back to exactly ``x``."""
+    if isinstance(x, bool):
+        return repr(x)
+    if isinstance(x, int | np.integer):
+        return str(int(x))
+    x = float(x)
+    if math.isinf(x):
+        return "np.inf" if x > 0 else "-np.inf"
+    return repr(x)
+
+
+def _u64(x: int) -> str:
+    return f"np.uint64({int(x) & ((1 << 64) - 1)})"
+
+
+@dataclass
+class _Kernel:
+    """What the code generator collects while walking the schema."""
+
+    keys: list[tuple] = field(default_factory=list)  # how to derive each key from the seed
+    consts: list[str] = field(default_factory=list)  # module-level constants
+    slots: list[tuple] = field(default_factory=list)  # numeric stats: column, spec, shift, int
+    hists: list[tuple[str, int]] = field(default_factory=list)  # (column, bins)
+    precomputed: list[str] = field(default_factory=list)  # fixed columns made by reference
+    strings: list[str] = field(default_factory=list)  # string columns made by reference
+
+    def key(self, *spec) -> str:
+        if spec not in self.keys:
+            self.keys.append(spec)
+        return f"keys[{self.keys.index(spec)}]"
+
+    def const(self, name: str, value: np.ndarray) -> str:
+        self.consts.append(f"{name} = np.array([{', '.join(_lit(v) for v in value)}])")
+        return name
+
+    def slot(self, column: str, spec: FieldBase | None, kind: int | None,
+             integer: bool) -> int:
+        """A numeric statistic of the records of ``kind`` (None: every record); integer
+        accumulators when the values' deviations cannot overflow an int64 sum of squares."""
+        self.slots.append((column, spec, kind, integer))
+        return len(self.slots) - 1
+
+    def hist(self, column: str, bins: int) -> int:
+        """A histogram row; row 0 is reserved for the kinds."""
+        self.hists.append((column, bins))
+        return len(self.hists)
+
+
+def fusable(field: FieldBase) -> bool:
+    """Whether the kernel makes this field itself (else it is precomputed)."""
+    kind = field.signal.kind
+    if kind not in FUSED_SIGNALS or isinstance(field, StringField):
+        return False
+    if isinstance(field, IntField | TimestampField):
+        span = (field.max - field.min) // getattr(field, "resolution", 1)
+        if span >= 2**52 or not -2**62 < field.min < 2**62 or not -2**62 < field.max < 2**62:
+            return False
+        if kind == "sequence" and span + 1 >= 2**31:
+            return False
+        if isinstance(field, TimestampField) and kind not in ("uniform", "constant", "sequence"):
+            return False
+    if isinstance(field, FloatField) and field.encoding != "quantized" and kind in (
+            "sequence", "counter"):
+        return False
+    return True
+
+
+def plan_supported(schema: Schema) -> bool:
+    """Whether the fast path can make this schema's blocks at all."""
+    return not schema.anomalies and schema.sources.interleave in ("round_robin", "blocked")
+
+
+# ---- code generation ----
+
+def _exact_grid(f: FieldBase) -> bool:
+    """Whether ``min + k * resolution`` maps back to ``k`` through conform/to_code for every
+    code ``k``: the rounding error of those steps stays below 1/64 of a step when the
+    field's bounds are under 2**45 steps from zero (and codes under 2**48, always true)."""
+    if isinstance(f, FloatField) and f.encoding == "quantized":
+        return max(abs(f.min), abs(f.max)) / f.resolution < 2.0**45
+    return False
+
+
+def _conform_code(k: _Kernel, f: FieldBase, raw: str, out: list[str], ind: str) -> None:
+    """Statements turning float ``raw`` into ``c`` (uint64 code), with exactly the operations
+    of codes.conform and codes.to_code (skipping steps proven to be the identity)."""
+    if isinstance(f, IntField | TimestampField):
+        step = getattr(f, "resolution", 1)
+        largest = (f.max - f.min) // step
+        scaled = f"({raw} - {_lit(f.min)})" + (f" / {_lit(step)}" if step != 1 else "")
+        out += [f"{ind}q = np.rint({scaled})",
+                f"{ind}if q >= {_lit(float(largest))}:",
+                f"{ind}    c = {_u64(largest)}",
+                f"{ind}else:",
+                f"{ind}    c = np.uint64(np.int64(max(q, 0.0)))"]
+    elif isinstance(f, FloatField) and f.encoding == "quantized":
+        out.append(f"{ind}q = min(max(np.rint(({raw} - {_lit(f.min)}) / {_lit(f.resolution)}),"
+                   f" 0.0), {_lit(float(f.largest_code))})")
+        if _exact_grid(f):
+            out.append(f"{ind}c = np.uint64(np.int64(q))")
+        else:
+            out += [f"{ind}p = {_lit(f.min)} + q * {_lit(f.resolution)}",
+                    f"{ind}c = np.uint64(np.int64(np.rint((p - {_lit(f.min)}) / "
+                    f"{_lit(f.resolution)})))"]
+    elif isinstance(f, FloatField):
+        clip = f"min(max({raw}, {_lit(f.min)}), {_lit(f.max)})"
+        if f.encoding == "binary32":
+            out += [f"{ind}f32[0] = np.float32({clip})", f"{ind}c = np.uint64(u32[0])",
+                    f"{ind}x = np.float64(f32[0])"]
+        else:
+            out += [f"{ind}f64[0] = {clip}", f"{ind}c = u64[0]", f"{ind}x = f64[0]"]
+    else:
+        raise AssertionError(f.type)
+
+
+def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
+    """Statements setting ``c`` (the field's code) and, for numeric stats, ``x``."""
+    sig = f.signal.kind
+    p = f.signal.params
+    name = f.name
+    fkey = ("field", name)
+    raw_float = True  # whether ``raw`` must go through _conform_code
+    if sig == "constant" and getattr(f, "per_source", None) is not None:
+        out.append(f"{ind}raw = {_lit(float(p.value))}")  # varied per source below
+    elif sig == "constant":
+        value = conform(f, np.array([p.value if not isinstance(f, EnumField)
+                                     else f.values.index(p.value)]))
+        code = int(conv.to_code(f, value)[0])
+        out.append(f"{ind}c = {_u64(code)}")
+        raw_float = False
+    elif isinstance(f, BoolField):  # bernoulli
+        out.append(f"{ind}c = np.uint64(1) if unit(draw({k.key(*fkey, 'uniform')}, rid)) < "
+                   f"{_lit(p.p)} else np.uint64(0)")
+        raw_float = False
+    elif isinstance(f, EnumField):  # categorical
+        w = np.ones(len(f.values)) if (p.weights or f.weights) is None else \
+            np.asarray(p.weights or f.weights, dtype=np.float64)
+        cdf = np.cumsum(w)
+        cdf = cdf / cdf[-1]
+        table = k.const(f"CDF_{name}", cdf)
+        out += [f"{ind}u = unit(draw({k.key(*fkey, 'uniform')}, rid))",
+                f"{ind}j = 0",
+                f"{ind}while j < {len(cdf)} and {table}[j] <= u:",
+                f"{ind}    j += 1",
+                f"{ind}c = np.uint64(min(j, {len(f.values) - 1}))"]
+        raw_float = False
+    elif sig == "uniform" and isinstance(f, IntField | TimestampField):
+        step = getattr(f, "resolution", 1)
+        lo = f.min if p.min is None else p.min
+        hi = f.max if p.max is None else p.max
+        from fractions import Fraction
+
+        first = math.ceil(Fraction(lo - f.min) / step)
+        last = math.floor(Fraction(hi - f.min) / step)
+        out.append(f"{ind}c = {_u64(first)} + below(draw({k.key(*fkey, 'below')}, rid), "
+                   f"{_u64(last - first + 1)})")
+        raw_float = False
+        if getattr(f, "per_source", None) is not None:  # reference turns the ints into floats
+            out.append(f"{ind}raw = np.float64(np.int64({_u64(f.min)} + c * {_u64(step)}))")
+            raw_float = True
+    elif sig == "uniform" and isinstance(f, FloatField) and f.encoding == "quantized":
+        lo = f.min if p.min is None else p.min
+        hi = f.max if p.max is None else p.max
+        first = int(np.ceil((lo - f.min) / f.resolution - 1e-9))
+        last = int(np.floor((hi - f.min) / f.resolution + 1e-9))
+        draw_ = f"below(draw({k.key(*fkey, 'below')}, rid), {_u64(last - first + 1)})"
+        if _exact_grid(f) and getattr(f, "per_source", None) is None:
+            out.append(f"{ind}c = {_u64(first)} + {draw_}")  # the grid round trip is exact
+            raw_float = False
+        else:
+            out += [f"{ind}cf = np.float64(np.int64({draw_}))",
+                    f"{ind}raw = {_lit(f.min)} + (cf + {_lit(first)}) * {_lit(f.resolution)}"]
+    elif sig == "uniform":  # binary floats
+        lo = f.min if p.min is None else p.min
+        hi = f.max if p.max is None else p.max
+        out.append(f"{ind}raw = {_lit(lo)} + unit(draw({k.key(*fkey, 'uniform')}, rid)) * "
+                   f"{_lit(hi - lo)}")
+    elif sig == "normal":
+        out.append(f"{ind}raw = {_lit(p.mean)} + {_lit(p.std)} * normal(draw("
+                   f"{k.key(*fkey, 'normal')}, rid))")
+    elif sig == "lognormal":
+        out.append(f"{ind}raw = det_exp({_lit(p.mu)} + {_lit(p.sigma)} * normal(draw("
+                   f"{k.key(*fkey, 'normal')}, rid)))")
+    elif sig == "sequence" and isinstance(f, IntField | TimestampField):
+        from fractions import Fraction
+
+        step = getattr(f, "resolution", 1)
+        span = (f.max - f.min) // step + 1
+        start = f.min if p.start is None else p.start
+        offset = round((Fraction(start) - f.min) / step) % span
+        stride = round(Fraction(p.step) / step)
+        out.append(f"{ind}c = np.uint64(({_lit(offset)} + (seq % {span}) * {stride % span}) % "
+                   f"{span})")
+        raw_float = False
+    elif sig == "sequence":  # quantized floats
+        span = float(f.largest_code + 1)
+        start = f.min if p.start is None else p.start
+        offset = float(np.round((start - f.min) / f.resolution))
+        stride = float(np.round(p.step / f.resolution))
+        out += [f"{ind}mo = pymod({_lit(offset)} + np.float64(seq) * {_lit(stride)}, "
+                f"{_lit(span)})",
+                f"{ind}raw = {_lit(f.min)} + mo * {_lit(f.resolution)}"]
+    elif sig == "counter":
+        step = getattr(f, "resolution", None) or 1
+        if isinstance(f, FloatField):
+            span = f.largest_code + 1
+        else:
+            span = int((f.max - f.min) // step) + 1
+        start = f.min if p.start is None else p.start
+        out += [f"{ind}tick = np.floor({_lit(p.rate / step)} * (np.float64(seq) + unit(draw("
+                f"{k.key(*fkey, 'counter')}, rid))))",
+                f"{ind}mo = pymod({_lit(float(np.round((start - f.min) / step)))} + tick, "
+                f"{_lit(float(span))})",
+                f"{ind}raw = {_lit(f.min)} + mo * {_lit(step)}"]
+    elif sig == "sine":
+        out += [f"{ind}turns = np.float64((ts - START) % {_lit(p.period)}) / {_lit(p.period)} + "
+                f"{_lit(p.phase)}",
+                f"{ind}raw = {_lit(p.offset)} + {_lit(p.amplitude)} * det_sin_turns(turns)"]
+        if p.noise:
+            out.append(f"{ind}raw = raw + {_lit(p.noise)} * normal(draw("
+                       f"{k.key(*fkey, 'normal')}, rid))")
+    elif sig == "seasonal":
+        out.append(f"{ind}raw = {_lit(p.offset)} + {_lit(p.trend)} * (np.float64(ts - START) / "
+                   f"{_lit(DAY_NS)})")
+        if p.source_phase:
+            out.append(f"{ind}phase = {_lit(p.source_phase)} * unit(draw("
+                       f"{k.key(*fkey, 'seasonal.phase')}, np.uint64(src)))")
+        else:
+            out.append(f"{ind}phase = 0.0")
+        for amplitude, period, offset in ((p.daily, DAY_NS, p.daily_phase),
+                                          (p.weekly, 7 * DAY_NS, p.weekly_phase)):
+            if amplitude:
+                out += [f"{ind}turns = np.float64(ts % {period}) / {_lit(period)} + "
+                        f"{_lit(offset)} + phase",
+                        f"{ind}raw = raw + {_lit(amplitude)} * det_sin_turns(turns)"]
+        if p.noise:
+            out.append(f"{ind}raw = raw + {_lit(p.noise)} * normal(draw("
+                       f"{k.key(*fkey, 'normal')}, rid))")
+    else:  # pragma: no cover - fusable() admits nothing else
+        raise AssertionError(sig)
+    variation = getattr(f, "per_source", None)
+    if variation is not None and raw_float:
+        if variation.scale:
+            out.append(f"{ind}raw = raw * (1.0 + {_lit(variation.scale)} * normal(draw("
+                       f"{k.key('per_source', name, 'scale')}, np.uint64(src))))")
+        if variation.offset:
+            out.append(f"{ind}raw = raw + {_lit(variation.offset)} * normal(draw("
+                       f"{k.key('per_source', name, 'offset')}, np.uint64(src)))")
+    if raw_float:
+        _conform_code(k, f, "raw", out, ind)
+
+
+def _stat_lines(k: _Kernel, f: FieldBase, kind: int, ind: str) -> list[str]:
+    """Fold the field's code (in ``c``) into its statistics."""
+    if isinstance(f, EnumField | BoolField):
+        bins = 2 if isinstance(f, BoolField) else len(f.values)
+        return [f"{ind}hist[{k.hist(f.name, bins)}, np.int64(c)] += 1"]
+    if isinstance(f, FloatField) and f.encoding != "quantized":
+        return _fold(k.slot(f.name, f, kind, False), "x", "t == 0", ind)
+    return _fold(k.slot(f.name, f, kind, f.width <= 24), "np.int64(c)", "t == 0", ind)
+
+
+def _fold(j: int, x: str, first: str, ind: str) -> list[str]:
+    """min and max of x; sum and sum of squares of x minus the batch's first x (integers when
+    exact), merged per batch with Chan's formula: no cancellation however far from zero."""
+    return [f"{ind}x{j} = {x}",
+            f"{ind}if {first}:",
+            f"{ind}    kb{j} = x{j}",
+            f"{ind}d{j} = x{j} - kb{j}",
+            f"{ind}lo{j} = min(lo{j}, x{j})",
+            f"{ind}hi{j} = max(hi{j}, x{j})",
+            f"{ind}s{j} += d{j}",
+            f"{ind}q{j} += d{j} * d{j}"]
+
+
+def _put(width: int, value: str, ind: str) -> list[str]:
+    """Append a value that fits ``width`` bits (telecrunch.pack._put_masked, written out:
+    a call passing the ``out`` array costs atomic reference counting per record)."""
+    if width == 0:
+        return []
+    return [f"{ind}v = {value}",
+            f"{ind}acc = acc | (v << np.uint64(fill))",
+            f"{ind}spill = (v >> np.uint64(63 - fill)) >> np.uint64(1)",
+            f"{ind}out[word] = acc",
+            f"{ind}fill += {width}",
+            f"{ind}if fill >= 64:",
+            f"{ind}    word += 1",
+            f"{ind}    acc = spill",
+            f"{ind}    fill -= 64"]
+
+
+def _place_record(klayout, values: list[str], ind: str) -> list[str]:
+    """Statements appending one record's slots to the bit stream.
+
+    A frame without strings has fixed offsets: its bits are assembled in 64-bit words with
+    constant shifts and appended a word at a time. With strings, slot by slot.
+    """
+    lines = []
+    if not any(slot.is_string for slot in klayout.slots):
+        total = klayout.fixed_bits
+        nwords = (total + 63) // 64
+        parts: list[list[str]] = [[] for _ in range(nwords)]
+        offset = 0
+        for slot, value in zip(klayout.slots, values, strict=True):
+            if slot.width:
+                w, shift = divmod(offset, 64)
+                parts[w].append(f"(np.uint64({value}) << np.uint64({shift}))" if shift else
+                                f"np.uint64({value})")
+                if shift + slot.width > 64:
+                    parts[w + 1].append(f"(np.uint64({value}) >> np.uint64({64 - shift}))")
+            offset += slot.width
+        for w, terms in enumerate(parts):
+            lines += _put(min(64, total - 64 * w), " | ".join(terms) or "np.uint64(0)", ind)
+        return lines or [f"{ind}pass"]
+    for slot, value in zip(klayout.slots, values, strict=True):
+        if slot.is_string:
+            s = value.removeprefix("STRING")
+            lines.append(f"{ind}length = str_len[{s}, i]")
+            lines += _put(slot.width, "np.uint64(length)", ind)
+            lines.append(f"{ind}for j in range(length):")
+            lines += _put(slot.char_bits, f"np.uint64(str_sym[{s}, i, j])", ind + "    ")
+        else:
+            lines += _put(slot.width, f"np.uint64({value})", ind)
+    return lines
+
+
+BATCH = 256  # records per batch: each field's loop over a batch pipelines across records
+
+
+def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
+    """The kernel module's source for a schema.
+
+    Per batch of records: a first loop draws each record's kind and timestamp and lists the
+    records of each kind; then one loop per field computes that field's codes for the records
+    of its kind (independent iterations, so the CPU overlaps their dependency chains) and folds
+    them into statistics; a last loop places every record's codes in the bit stream.
+    """
+    k = _Kernel()
+    src_spec = schema.sources
+    clock = schema.time
+    res = clock.resolution
+    it = clock.interval // res
+    count = src_spec.count
+    multi = len(schema.kinds) > 1
+    i8, i12, i16 = " " * 8, " " * 12, " " * 16
+    head: list[str] = [f"{i12}i = b0 + r", f"{i12}rid = np.uint64(first_id + i)"]
+    if src_spec.interleave == "blocked":
+        block = src_spec.block
+        head += [f"{i12}within = rid % {_u64(count * block)}",
+                 f"{i12}src = np.int64(within // {_u64(block)})",
+                 f"{i12}seq = np.int64((rid // {_u64(count * block)}) * {_u64(block)} + "
+                 f"within % {_u64(block)})"]
+    else:
+        head += [f"{i12}src = np.int64(rid % {_u64(count)})",
+                 f"{i12}seq = np.int64(rid // {_u64(count)})"]
+    fused_kinds = all(kd.trigger is None and not kd.rate_spread for kd in schema.kinds)
+    if not multi:
+        head.append(f"{i12}kind = 0")
+    elif fused_kinds:
+        head += [f"{i12}u = unit(draw({k.key('kind')}, rid))", f"{i12}kind = 0",
+                 f"{i12}edge = 0.0"]
+        for kd in schema.kinds[1:]:
+            head += [f"{i12}low = edge", f"{i12}edge = edge + {_lit(kd.rate)}",
+                     f"{i12}if u >= low and u < edge:", f"{i12}    kind = {kd.code}"]
+    else:
+        head.append(f"{i12}kind = np.int64(pre_kind[i])")
+    head += [f"{i12}idx[kind, cnt[kind]] = r", f"{i12}cnt[kind] += 1",
+             f"{i12}ticks = seq * {it} + (src * {it}) // {count}"]
+    if clock.jitter:
+        head.append(f"{i12}ticks += np.int64(below(draw({k.key('jitter')}, rid), "
+                    f"{_u64(clock.jitter // res + 1)}))")
+    head += [f"{i12}delta = ticks - base_ticks",
+             f"{i12}if delta < 0 or delta >= {1 << clock.bits}:",
+             f"{i12}    return -1 - i",
+             f"{i12}rid_b[r] = rid", f"{i12}src_b[r] = src", f"{i12}seq_b[r] = seq",
+             f"{i12}kind_b[r] = kind", f"{i12}delta_b[r] = delta",
+             f"{i12}ts_b[r] = START + ticks * {res}"]
+    head += _fold(k.slot(clock.field, None, None, False), "np.float64(delta)", "r == 0", i12)
+    head += _fold(k.slot(src_spec.field, None, None, src_spec.width <= 24), "src", "r == 0",
+                  i12)
+
+    loops: list[str] = []  # one loop per fused field
+    placing: list[str] = [f"{i12}i = b0 + r", f"{i12}kind = kind_b[r]",
+                          f"{i12}t = pos[kind]", f"{i12}pos[kind] += 1"]
+    rows = 0
+    for kd, klayout in zip(schema.kinds, layout.kinds, strict=True):
+        fi = i16 if multi else i12
+        if multi:
+            placing.append(f"{i12}{'if' if kd.code == 0 else 'elif'} kind == {kd.code}:")
+        fields = {f.name: f for f in kd.fields}
+        values: list[str] = [_lit(kd.code), "delta_b[r]", "src_b[r]"]  # code of each slot
+        for slot in klayout.slots[3:]:
+            f = fields[slot.column]
+            if isinstance(f, StringField):
+                s = len(k.strings)
+                k.strings.append(f.name)
+                values.append(f"STRING{s}")
+            elif fusable(f):
+                row = rows
+                rows += 1
+                body: list[str] = []
+                _field_code(k, f, body, i12)
+                body += _stat_lines(k, f, kd.code, i12)
+                body.append(f"{i12}codes[{row}, t] = c")
+                loops += [f"{i8}for t in range(cnt[{kd.code}]):",
+                          f"{i12}r = idx[{kd.code}, t]", f"{i12}rid = rid_b[r]",
+                          f"{i12}src = src_b[r]", f"{i12}seq = seq_b[r]", f"{i12}ts = ts_b[r]",
+                          *body]
+                values.append(f"codes[{row}, t]")
+            else:
+                pre = len(k.precomputed)
+                k.precomputed.append(f.name)
+                values.append(f"pre_codes[{pre}, i]")
+        placing += _place_record(klayout, values, fi)
+    nk = len(schema.kinds)
+    header = [
+        "# Generated by telecrunch.fused: do not edit.",
+        "import numba",
+        "import numpy as np",
+        "from telecrunch.detmath import det_exp, det_sin_turns",
+        "from telecrunch.fused import pymod",
+        "from telecrunch.rng import below, draw, normal, unit",
+        "",
+        f"START = {clock.start}",
+        *k.consts,
+        "",
+        "",
+        "@numba.njit(cache=True, nogil=True)",
+        "def kernel(first_id, n, base_ticks, keys, out, stats, hist, pre_kind, pre_codes, "
+        "str_len, str_sym):",
+        "    acc = np.uint64(0)",
+        "    fill = 0",
+        "    word = 0",
+        "    f64 = np.empty(1, np.float64)",
+        "    u64 = f64.view(np.uint64)",
+        "    f32 = np.empty(1, np.float32)",
+        "    u32 = f32.view(np.uint32)",
+        f"    rid_b = np.empty({BATCH}, np.uint64)",
+        f"    src_b = np.empty({BATCH}, np.int64)",
+        f"    seq_b = np.empty({BATCH}, np.int64)",
+        f"    kind_b = np.empty({BATCH}, np.int64)",
+        f"    delta_b = np.empty({BATCH}, np.int64)",
+        f"    ts_b = np.empty({BATCH}, np.int64)",
+        f"    idx = np.empty(({nk}, {BATCH}), np.int64)",
+        f"    cnt = np.zeros({nk}, np.int64)",
+        f"    pos = np.zeros({nk}, np.int64)",
+        f"    codes = np.empty(({max(rows, 1)}, {BATCH}), np.uint64)",
+    ]
+    reset, fold_batch = [], []
+    for j, (_c, _f, kind, integer) in enumerate(k.slots):
+        typ, big = ("np.int64", "2**62") if integer else ("np.float64", "np.inf")
+        header.append(f"    LO{j} = np.inf; HI{j} = -np.inf; N{j} = 0.0; MEAN{j} = 0.0; "
+                      f"M2{j} = 0.0; kb{j} = {typ}(0)")
+        reset.append(f"{i8}lo{j} = {typ}({big}); hi{j} = {typ}(-{big}); s{j} = {typ}(0); "
+                     f"q{j} = {typ}(0)")
+        nb = "m" if kind is None else f"cnt[{kind}]"
+        fold_batch += [
+            f"{i8}nb = np.float64({nb})",
+            f"{i8}if nb > 0:",
+            f"{i12}LO{j} = min(LO{j}, np.float64(lo{j})); HI{j} = max(HI{j}, np.float64(hi{j}))",
+            f"{i12}mb = np.float64(kb{j}) + np.float64(s{j}) / nb",
+            f"{i12}m2b = np.float64(q{j}) - np.float64(s{j}) * np.float64(s{j}) / nb",
+            f"{i12}tot = N{j} + nb",
+            f"{i12}delta = mb - MEAN{j}",
+            f"{i12}MEAN{j} += delta * nb / tot",
+            f"{i12}M2{j} += m2b + delta * delta * N{j} * nb / tot",
+            f"{i12}N{j} = tot"]
+    loop = [f"    for b0 in range(0, n, {BATCH}):",
+            f"{i8}m = min({BATCH}, n - b0)",
+            f"{i8}cnt[:] = 0",
+            f"{i8}pos[:] = 0",
+            *reset,
+            f"{i8}for r in range(m):", *head,
+            *loops,
+            *[f"{i8}hist[0, {kd.code}] += cnt[{kd.code}]" for kd in schema.kinds],
+            *fold_batch,
+            f"{i8}for r in range(m):", *placing]
+    k.hists.insert(0, ("kind", nk))  # row 0: kind counts
+    tail = ["    nbits = word * 64 + fill", "    if fill > 0:", "        out[word] = acc"]
+    for j in range(len(k.slots)):
+        tail.append(f"    stats[{j}, 0] = N{j}; stats[{j}, 1] = LO{j}; stats[{j}, 2] = HI{j}; "
+                    f"stats[{j}, 3] = MEAN{j}; stats[{j}, 4] = M2{j}")
+    tail.append("    return nbits")
+    source = "\n".join(header + loop + tail) + "\n"
+    return source, k
+
+
+@register_jitable
+def pymod(a, b):
+    """numpy's floor-mod of doubles (the sign of the divisor), for the kernels."""
+    m = np.fmod(a, b)
+    if m != 0.0:
+        if (b < 0.0) != (m < 0.0):
+            m += b
+    else:
+        m = math.copysign(0.0, b)
+    return m
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("TELECRUNCH_KERNEL_CACHE")
+    path = Path(base) if base else Path(tempfile.gettempdir()) / "telecrunch-kernels"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _load(source: str):
+    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
+    name = f"telecrunch_kernel_{digest}"
+    if name in sys.modules:
+        return sys.modules[name]
+    path = _cache_dir() / f"{name}.py"
+    if not path.exists():
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(source)
+        os.replace(tmp, path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class FusedBlocks:
+    """Makes packed blocks of one schema with the fast kernel."""
+
+    def __init__(self, schema: Schema):
+        if not plan_supported(schema):
+            raise ValueError("schema not supported by the fused path")
+        self.schema = schema
+        self.layout = compile_layout(schema)
+        source, self.spec = generate_source(schema, self.layout)
+        self.kernel = _load(source).kernel
+        self._words = np.zeros(0, np.uint64)
+        self._keys: dict[int, np.ndarray] = {}
+
+    def keys(self, seed: int) -> np.ndarray:
+        if seed not in self._keys:
+            out = []
+            for spec in self.spec.keys:
+                if spec[0] == "field":
+                    out.append(rng.stream_key(rng.stream_key(seed, "field", spec[1]), spec[2]))
+                elif spec[0] == "per_source":
+                    key = rng.stream_key(seed, "per_source", spec[1])
+                    out.append(rng.stream_key(key, spec[2]))
+                elif spec[0] == "kind":
+                    out.append(rng.stream_key(seed, "kind"))
+                else:
+                    out.append(rng.stream_key(seed, "time.jitter"))
+            self._keys[seed] = np.array(out, dtype=np.uint64)
+        return self._keys[seed]
+
+    def block(self, seed: int, first_id: int, n: int) -> tuple[bytes, int, dict]:
+        """(payload, bit count, statistics) of records [first_id, first_id + n)."""
+        from telecrunch.errors import FormatError
+        from telecrunch.pack import max_words
+
+        schema = self.schema
+        check_range(schema, first_id, first_id + n)
+        need = max_words(self.layout, n)
+        if len(self._words) < need:
+            self._words = np.zeros(need, np.uint64)
+        pre_kind, pre_codes, str_len, str_sym, extra = self._precompute(seed, first_id, n)
+        stats = np.zeros((len(self.spec.slots), 6))
+        hist = np.zeros((len(self.spec.hists), max([b for _, b in self.spec.hists] or [1])),
+                        np.int64)
+        base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
+        nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, hist,
+                            pre_kind, pre_codes, str_len, str_sym)
+        if nbits < 0:
+            raise FormatError("time.bits", f"the block from ID {first_id} spans more ticks of "
+                              f"{schema.time.resolution} ns than {schema.time.bits} bits hold; "
+                              "raise time.bits or time.resolution, or use smaller blocks",
+                              has_got=False)
+        payload = self._words[: (nbits + 63) // 64].astype("<u8", copy=False).tobytes()
+        return payload[: (nbits + 7) // 8], nbits, self._stats(first_id, n, stats, hist, extra)
+
+    def _precompute(self, seed: int, first_id: int, n: int):
+        """Kinds and non-fused fields by the reference path (empty arrays when not needed)."""
+        schema = self.schema
+        spec = self.spec
+        need_kinds = any(kd.trigger is not None or kd.rate_spread for kd in schema.kinds)
+        if not (spec.precomputed or spec.strings or need_kinds):
+            return (np.zeros(0, np.uint8), np.zeros((0, 0), np.uint64), np.zeros((0, 0),
+                    np.int64), np.zeros((0, 0, 0), np.uint8), None)
+        ids = np.arange(first_id, first_id + n, dtype=np.uint64)
+        pos = positions_of_ids(schema, seed, ids)
+        kinds = kind_codes(schema, seed, pos)
+        apply_triggers(schema, seed, pos, kinds, np.zeros(n, np.uint64))
+        pre_codes = np.zeros((max(len(spec.precomputed), 1), n), np.uint64)
+        longest = max(self.layout.max_string_length, 1)
+        str_len = np.zeros((max(len(spec.strings), 1), n), np.int64)
+        str_sym = np.zeros((max(len(spec.strings), 1), n, longest), np.uint8)
+        values: dict[str, np.ndarray] = {}
+        wanted = set(spec.precomputed) | set(spec.strings)
+        for kd in schema.kinds:
+            names = [f.name for f in kd.fields if f.name in wanted]
+            if not names:
+                continue
+            index = np.flatnonzero(kinds == kd.code)
+            maker = KindMaker(schema, seed, kd, pos.take(index))
+            made = maker.make_all(upto=names[-1])
+            for name in names:
+                f = schema.fields[name]
+                values[name] = (index, made[name])
+                if isinstance(f, StringField):
+                    s = spec.strings.index(name)
+                    lengths, symbols = conv.string_codes(f, made[name])
+                    str_len[s, index] = lengths
+                    str_sym[s, index, : symbols.shape[1]] = symbols
+                else:
+                    pre_codes[spec.precomputed.index(name), index] = conv.to_code(f, made[name])
+        return kinds, pre_codes, str_len, str_sym, values
+
+    def _stats(self, first_id: int, n: int, stats: np.ndarray, hist: np.ndarray,
+               extra: dict | None) -> dict:
+        """The block's statistics in the form of telecrunch.stats.block_stats."""
+        schema = self.schema
+        kinds = hist[0, : len(schema.kinds)]
+        kind_of = schema.kind_of_field
+        out_fields: dict[str, Any] = {}
+        for j, (column, f, _kind, _integer) in enumerate(self.spec.slots):
+            count = n if f is None else int(kinds[kind_of[column].code])
+            out_fields[column] = _summary(count, stats[j], self._affine(column, f, first_id))
+        for h, (column, bins) in enumerate(self.spec.hists[1:], start=1):
+            counts = hist[h, :bins]
+            f = schema.fields[column]
+            if isinstance(f, BoolField):
+                out_fields[column] = {"count": int(counts.sum()), "true": int(counts[1])}
+            else:
+                out_fields[column] = {"count": int(counts.sum()), "values": {
+                    label: int(c) for label, c in zip(f.values, counts, strict=True)}}
+        if extra:
+            for name, (_index, made) in extra.items():
+                f = schema.fields[name]
+                if isinstance(f, StringField):
+                    lengths = np.char.str_len(made) if len(made) else np.zeros(0, np.int64)
+                    out_fields[name] = {"count": int(len(made)),
+                                        "length": numeric_summary(lengths)}
+                else:
+                    out_fields[name] = numeric_summary(made)
+        ordered = {schema.time.field: out_fields[schema.time.field],
+                   schema.sources.field: out_fields[schema.sources.field]}
+        for name in schema.fields:
+            ordered[name] = out_fields[name]
+        return {"records": n, "kinds": {kd.name: int(kinds[kd.code]) for kd in schema.kinds},
+                "fields": ordered}
+
+    def _affine(self, column: str, f: FieldBase | None, first_id: int) -> tuple:
+        """(offset, scale, as_int) turning the kernel's statistic value into the field's."""
+        schema = self.schema
+        if f is None:
+            if column == schema.time.field:
+                base = schema.time.start + first_seq(schema, first_id) * schema.time.interval
+                return base, schema.time.resolution, True
+            return 0, 1, True
+        if isinstance(f, IntField):
+            return f.min, 1, True
+        if isinstance(f, TimestampField):
+            return f.min, f.resolution, True
+        if f.encoding == "quantized":
+            return f.min, f.resolution, False
+        return 0.0, 1.0, False
+
+
+def _summary(count: int, acc: np.ndarray, affine: tuple) -> dict:
+    """numeric_summary from the kernel's (count, min, max, mean, m2) of x, mapped through the
+    field's value = offset + scale * x."""
+    _, lo, hi, mean_x, m2_x = acc[:5]
+    if count == 0:
+        return {"count": 0}
+    offset, scale, as_int = affine
+    if as_int:
+        lo_v, hi_v = int(offset + int(lo) * scale), int(offset + int(hi) * scale)
+    else:
+        lo_v, hi_v = float(offset + lo * scale), float(offset + hi * scale)
+    return {"count": int(count), "min": lo_v, "max": hi_v,
+            "mean": float(offset + mean_x * scale), "m2": float(max(m2_x, 0.0) * scale * scale)}

@@ -1,0 +1,187 @@
+"""The fused kernel against the reference path: the same bytes, the same statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import telecrunch
+from telecrunch.codecs import CODECS
+from telecrunch.fused import FusedBlocks, fusable, plan_supported
+from telecrunch.generation import generate_columns
+from telecrunch.layout import compile_layout
+from telecrunch.shardfile import ShardWriter
+from telecrunch.stats import block_stats
+
+from .conftest import DEMO_SCHEMA, ROOT
+
+REFERENCE = ROOT / "jobs" / "reference_schema.yaml"
+FLEET = ROOT / "jobs" / "fleet_schema.yaml"
+
+
+def reference_block(schema, seed, first, n) -> bytes:
+    writer = ShardWriter(compile_layout(schema), CODECS["none"], first, n, 0)
+    return writer.block(generate_columns(schema, seed, first, first + n))
+
+
+def fused_block(fast, seed, first, n) -> tuple[bytes, dict]:
+    data, nbits, stats = fast.block(seed, first, n)
+    writer = ShardWriter(fast.layout, CODECS["none"], first, n, 0)
+    return writer.packed_block(n, data, nbits), stats
+
+
+def assert_same_stats(fused: dict, reference: dict) -> None:
+    assert fused["records"] == reference["records"]
+    assert fused["kinds"] == reference["kinds"]
+    assert fused["fields"].keys() == reference["fields"].keys()
+    for name, want in reference["fields"].items():
+        got = fused["fields"][name]
+        assert got.keys() == want.keys(), name
+        for key, value in want.items():
+            if key in ("mean", "m2"):
+                assert got[key] == pytest.approx(value, rel=1e-7, abs=1e-9), (name, key)
+            elif key == "length":
+                assert got[key]["count"] == value["count"], name
+            else:
+                assert got[key] == value, (name, key)
+
+
+@pytest.mark.parametrize("path", [REFERENCE, DEMO_SCHEMA])
+@pytest.mark.parametrize("first, n", [(0, 1), (0, 1000), (987_654, 70_000)])
+def test_fused_blocks_equal_the_reference_path(path, first, n):
+    schema = telecrunch.load_schema(path)
+    fast = FusedBlocks(schema)
+    got, stats = fused_block(fast, 5, first, n)
+    assert got == reference_block(schema, 5, first, n)
+    assert_same_stats(stats, block_stats(generate_columns(schema, 5, first, first + n)))
+
+
+def test_walks_text_and_derived_fields_are_precomputed_by_the_reference_path():
+    schema = telecrunch.load_schema(DEMO_SCHEMA)
+    fast = FusedBlocks(schema)
+    assert "temperature" in fast.spec.precomputed  # random walk
+    assert set(fast.spec.strings) == {"message", "firmware"}
+    assert not fusable(schema.fields["temperature"])
+    assert fusable(schema.fields["voltage"])
+
+
+def test_schemas_with_anomalies_take_the_reference_path():
+    assert not plan_supported(telecrunch.load_schema(FLEET))
+    with pytest.raises(ValueError):
+        FusedBlocks(telecrunch.load_schema(FLEET))
+
+
+def test_a_block_spanning_more_time_than_its_bits_is_an_error():
+    doc = telecrunch.load_schema(REFERENCE).to_doc()
+    doc["time"]["bits"] = 20
+    schema = telecrunch.load_schema(doc)
+    with pytest.raises(telecrunch.TeleCrunchError, match="time.bits"):
+        FusedBlocks(schema).block(1, 0, 100_000)
+
+
+NUMERIC_SIGNALS = {
+    "int": ["uniform", "normal", "sequence", "counter", "sine", "lognormal", "constant"],
+    "float": ["uniform", "normal", "sequence", "counter", "sine", "seasonal", "lognormal",
+              "constant"],
+}
+
+
+@st.composite
+def fusable_schemas(draw):
+    fields = {}
+    for i in range(draw(st.integers(1, 6))):
+        kind = draw(st.sampled_from(["int", "float", "float32", "float64", "bool", "enum",
+                                     "timestamp"]))
+        name = f"f{i}"
+        if kind == "int":
+            lo = draw(st.integers(-10**6, 10**6))
+            hi = lo + draw(st.integers(0, 10**7))
+            sig = draw(st.sampled_from(NUMERIC_SIGNALS["int"]))
+            fields[name] = {"type": "int", "min": lo, "max": hi,
+                            "signal": _signal(draw, sig, lo, hi, 1)}
+        elif kind == "float":
+            res = draw(st.sampled_from([0.001, 0.01, 0.5, 1.0, 0.25]))
+            lo = draw(st.integers(-1000, 1000)) * 1.0
+            hi = lo + draw(st.integers(1, 5000)) * res
+            sig = draw(st.sampled_from(NUMERIC_SIGNALS["float"]))
+            fields[name] = {"type": "float", "min": lo, "max": hi, "resolution": res,
+                            "signal": _signal(draw, sig, lo, hi, res)}
+            if draw(st.booleans()):
+                fields[name]["per_source"] = {"offset": 0.5, "scale": 0.01}
+        elif kind in ("float32", "float64"):
+            fields[name] = {"type": "float", "encoding": "binary" + kind[-2:], "min": -50.0,
+                            "max": 75.0, "signal": draw(st.sampled_from(
+                                [{"kind": "uniform"}, {"kind": "normal", "mean": 1.0,
+                                                       "std": 20.0}]))}
+        elif kind == "bool":
+            fields[name] = {"type": "bool", "signal": {"kind": "bernoulli",
+                                                       "p": draw(st.floats(0, 1))}}
+        elif kind == "enum":
+            n = draw(st.integers(1, 9))
+            fields[name] = {"type": "enum", "values": [f"v{j}" for j in range(n)],
+                            "weights": [draw(st.integers(1, 5)) for _ in range(n)]}
+        else:
+            fields[name] = {"type": "timestamp", "min": "2025-01-01T00:00:00Z",
+                            "max": "2025-06-01T00:00:00Z", "resolution": "1ms",
+                            "signal": draw(st.sampled_from(["uniform", "sequence"]))}
+    kinds = {"update": {"fields": fields}}
+    if draw(st.booleans()):
+        kinds["event"] = {"rate": draw(st.floats(0.01, 0.5)),
+                          "fields": {"code": {"type": "enum", "values": ["a", "b", "c"]}}}
+    return {
+        "name": "fused",
+        "sources": {"count": draw(st.integers(1, 3000)),
+                    "interleave": draw(st.sampled_from(["round_robin", "blocked"])),
+                    "block": draw(st.integers(1, 8))},
+        "time": {"interval": "1s", "jitter": draw(st.sampled_from(["0s", "1ms", "250ms"])),
+                 "resolution": "1ms", "bits": 40},
+        "kinds": kinds,
+    }
+
+
+def _signal(draw, sig, lo, hi, res):
+    if sig == "normal":
+        return {"kind": "normal", "mean": (lo + hi) / 2, "std": max((hi - lo) / 4, res)}
+    if sig == "lognormal":
+        return {"kind": "lognormal", "mu": 1.0, "sigma": 0.5}
+    if sig == "sequence":
+        return {"kind": "sequence", "step": res * draw(st.integers(1, 7))}
+    if sig == "counter":
+        return {"kind": "counter", "rate": res * draw(st.integers(1, 50))}
+    if sig == "sine":
+        return {"kind": "sine", "period": "1h", "amplitude": (hi - lo) / 3,
+                "offset": (lo + hi) / 2, "noise": res}
+    if sig == "seasonal":
+        return {"kind": "seasonal", "offset": (lo + hi) / 2, "daily": (hi - lo) / 4,
+                "trend": res, "noise": res, "source_phase": 0.1}
+    if sig == "constant":
+        return {"kind": "constant", "value": lo}
+    return {"kind": "uniform"}
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=fusable_schemas(), seed=st.integers(0, 2**32), first=st.integers(0, 10**9),
+       n=st.integers(1, 3000))
+def test_generated_schemas_pack_identically_on_both_paths(doc, seed, first, n):
+    schema = telecrunch.load_schema(doc)
+    fast = FusedBlocks(schema)
+    got, stats = fused_block(fast, seed, first, n)
+    assert got == reference_block(schema, seed, first, n)
+    assert_same_stats(stats, block_stats(generate_columns(schema, seed, first, first + n)))
+
+
+def test_engine_writes_identical_shards_with_and_without_the_kernel(tmp_path, monkeypatch):
+    schema = telecrunch.load_schema(REFERENCE)
+    telecrunch.generate(schema, 150_000, tmp_path / "fast", seed=3, cluster="sync",
+                        shard_records=60_000, block_records=20_000)
+    monkeypatch.setenv("TELECRUNCH_FUSED", "0")
+    telecrunch.generate(schema, 150_000, tmp_path / "slow", seed=3, cluster="sync",
+                        shard_records=60_000, block_records=20_000)
+    for name in ("part-000000.tcs", "part-000001.tcs", "part-000002.tcs"):
+        assert (tmp_path / "fast" / name).read_bytes() == (tmp_path / "slow" / name).read_bytes()
+    fast = telecrunch.open_dataset(tmp_path / "fast").manifest.stats
+    slow = telecrunch.open_dataset(tmp_path / "slow").manifest.stats
+    assert_same_stats(fast, slow)
+    assert np.isclose(fast["fields"]["temperature"]["mean"], slow["fields"]["temperature"]["mean"])
