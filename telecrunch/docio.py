@@ -6,6 +6,7 @@ error naming the file and line, as is any syntax error.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,27 @@ def parse_document(text: str, source: str, error: type[TeleCrunchError]) -> Any:
         raise error(source, f"invalid YAML/JSON: {exc}", has_got=False) from None
 
 
+def _json_object(pairs: list[tuple[str, Any]]) -> dict:
+    result: dict = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"duplicate key {key!r}")
+        result[key] = value
+    return result
+
+
+def parse_json(text: str, source: str, error: type[TeleCrunchError]) -> Any:
+    """Parse JSON text (YAML 1.1 would read 1e+150 as a string; JSON numbers stay numbers)."""
+    try:
+        return json.loads(text, object_pairs_hook=_json_object)
+    except json.JSONDecodeError as exc:
+        raise error(f"{source}:{exc.lineno}", f"invalid JSON: {exc.msg}", has_got=False) from None
+    except ValueError as exc:
+        raise error(source, f"invalid JSON: {exc}", has_got=False) from None
+
+
 def read_document(path: str | Path, error: type[TeleCrunchError]) -> Any:
-    """Read and parse a YAML or JSON file."""
+    """Read and parse a YAML or JSON file (by its suffix; YAML otherwise)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -58,4 +78,6 @@ def read_document(path: str | Path, error: type[TeleCrunchError]) -> Any:
         raise error(str(path), "is a folder, expected a file", has_got=False) from None
     except UnicodeDecodeError as exc:
         raise error(str(path), f"must be UTF-8 text ({exc.reason})", has_got=False) from None
+    if path.suffix.lower() == ".json":
+        return parse_json(text, str(path), error)
     return parse_document(text, str(path), error)

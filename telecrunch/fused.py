@@ -316,9 +316,17 @@ def _stat_lines(k: _Kernel, f: FieldBase, kind: int, ind: str) -> list[str]:
     if isinstance(f, EnumField | BoolField):
         bins = 2 if isinstance(f, BoolField) else len(f.values)
         return [f"{ind}hist[{k.hist(f.name, bins)}, np.int64(c)] += 1"]
-    if isinstance(f, FloatField) and f.encoding != "quantized":
-        return _fold(k.slot(f.name, f, kind, False), "x", "t == 0", ind)
+    if isinstance(f, FloatField) and f.encoding != "quantized":  # scaled: squares stay finite
+        return _fold(k.slot(f.name, f, kind, False), f"x * {_lit(1.0 / _float_scale(f))}",
+                     "t == 0", ind)
     return _fold(k.slot(f.name, f, kind, f.width <= 24), "np.int64(c)", "t == 0", ind)
+
+
+def _float_scale(f: FloatField) -> float:
+    """A power of two at least the field's largest magnitude."""
+    from telecrunch.stats import _pow2_at_least
+
+    return _pow2_at_least(max(abs(f.min), abs(f.max)))
 
 
 def _fold(j: int, x: str, first: str, ind: str) -> list[str]:
@@ -721,12 +729,12 @@ class FusedBlocks:
             return f.min, f.resolution, True
         if f.encoding == "quantized":
             return f.min, f.resolution, False
-        return 0.0, 1.0, False
+        return 0.0, _float_scale(f), False
 
 
 def _summary(count: int, acc: np.ndarray, affine: tuple) -> dict:
     """numeric_summary from the kernel's (count, min, max, mean, m2) of x, mapped through the
-    field's value = offset + scale * x."""
+    field's value = offset + scale * x (binary floats arrive divided by a power of two)."""
     _, lo, hi, mean_x, m2_x = acc[:5]
     if count == 0:
         return {"count": 0}
@@ -736,4 +744,5 @@ def _summary(count: int, acc: np.ndarray, affine: tuple) -> dict:
     else:
         lo_v, hi_v = float(offset + lo * scale), float(offset + hi * scale)
     return {"count": int(count), "min": lo_v, "max": hi_v,
-            "mean": float(offset + mean_x * scale), "m2": float(max(m2_x, 0.0) * scale * scale)}
+            "mean": float(offset + mean_x * scale),
+            "std": float(math.sqrt(max(m2_x, 0.0) / count) * scale)}

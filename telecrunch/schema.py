@@ -240,14 +240,14 @@ class Sources(Spec):
 class TimeSpec(Spec):
     """Each record's timestamp: source ``s`` reports its ``n``-th record at
     ``start + n * interval + s * interval // sources.count + jitter``, jitter drawn in
-    [0, jitter]. Packed as ticks of ``resolution`` since its block's base time."""
+    [0, jitter]. Packed as ticks of ``resolution`` since its block's base time, in ``bits``."""
 
     field: str = "ts"
     start: Instant = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
     interval: Duration = 1_000_000_000
     jitter: Duration = 0
     resolution: Duration = 1
-    bits: int = 40
+    bits: int | None = None  # default: enough for a default block (see schema_parse)
 
     def to_doc(self) -> dict:
         return {

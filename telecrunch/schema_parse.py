@@ -184,8 +184,27 @@ def parse_schema(doc: Any) -> Schema:
     kinds[0]["rate"] = max(rest, 0.0)
     kinds_ = tuple(Kind(**k) for k in kinds)
     anomalies = _parse_anomalies(top.anomalies, kinds_, time, sources)
+    if time.bits is None:
+        time = time.model_copy(update={"bits": default_time_bits(time, sources, anomalies)})
     return Schema(name=top.name, description=top.description, sources=sources, time=time,
                   kinds=kinds_, anomalies=anomalies)
+
+
+#: Records per block the default timestamp width is sized for (the default block size).
+TIME_BITS_BLOCK = 65536
+
+
+def default_time_bits(time: TimeSpec, sources: Sources, anomalies: tuple) -> int:
+    """Bits for the ticks of a block of TIME_BITS_BLOCK records: its slots, a source's phase,
+    jitter, the deepest late delay and the longest dropout."""
+    per_source = -(-TIME_BITS_BLOCK // sources.count) + sources.block + 1
+    span = per_source * time.interval + time.jitter
+    for spec in anomalies:
+        if spec.kind == "late":
+            span += spec.delay
+        elif spec.kind == "dropout":
+            span += spec.duration_range[1] * time.interval
+    return min(64, bits_for(span // time.resolution))
 
 
 def _parse_trigger(doc: Any, path: str, code: int, kinds: list[dict]) -> Trigger:
@@ -218,7 +237,7 @@ def _parse_time(doc: Any) -> TimeSpec:
     if not 0 <= time.jitter < time.interval:
         raise _fail("time.jitter", f"must be >= 0 and < time.interval ({time.interval} ns) so "
                     "each source's timestamps keep increasing", time.jitter)
-    if not 1 <= time.bits <= 64:
+    if time.bits is not None and not 1 <= time.bits <= 64:
         raise _fail("time.bits", "must be between 1 and 64", time.bits)
     return time
 

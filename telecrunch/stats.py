@@ -1,6 +1,6 @@
 """Statistics computed while generating (no second pass), merged shard by shard.
 
-Numeric summaries keep (count, min, max, mean, m2) and merge with Chan's parallel formula, so
+Numeric summaries keep (count, min, max, mean, std) and merge with Chan's parallel formula, so
 a shard's statistics combine block by block and a dataset's shard by shard, in any order.
 Everything is plain JSON-able dicts: they travel in ShardEntries and live in the manifest.
 """
@@ -16,7 +16,16 @@ from telecrunch.columns import Columns
 from telecrunch.schema import BoolField, EnumField, Schema, StringField
 
 
+def _pow2_at_least(x: float) -> float:
+    """A power of two above x / 2 (1.0 for x <= 0): dividing by it is exact and brings x
+    below 2, so squares of the scaled values stay finite."""
+    if not x > 0:
+        return 1.0
+    return math.ldexp(1.0, math.frexp(x)[1] - 1)
+
+
 def numeric_summary(values: np.ndarray) -> dict[str, Any]:
+    """count, min, max, mean and population std of a batch of numbers."""
     n = int(len(values))
     if n == 0:
         return {"count": 0}
@@ -26,32 +35,38 @@ def numeric_summary(values: np.ndarray) -> dict[str, Any]:
         # nanoseconds since 1970) are not: the spread stays exact to the last digit
         offsets = (values - lo).astype(np.float64)
         mean_offset = float(offsets.mean())
-        m2 = float(((offsets - mean_offset) ** 2).sum())
+        spread = float(np.sqrt(((offsets - mean_offset) ** 2).mean()))
         mean = float(lo) + mean_offset
-    else:
-        as_float = values.astype(np.float64)
-        mean = float(as_float.mean())
-        m2 = float(((as_float - mean) ** 2).sum())
-    return {"count": n, "min": lo.item(), "max": hi.item(), "mean": mean, "m2": m2}
+    else:  # scaled by a power of two, so squares of values near the float limit stay finite
+        scale = _pow2_at_least(max(abs(float(lo)), abs(float(hi))))
+        scaled = values.astype(np.float64) / scale
+        mean_scaled = float(scaled.mean())
+        spread = float(np.sqrt(((scaled - mean_scaled) ** 2).mean())) * scale
+        mean = mean_scaled * scale
+    return {"count": n, "min": lo.item(), "max": hi.item(), "mean": mean, "std": spread}
 
 
 def merge_numeric(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Summary of the union of two disjoint batches (Chan's formula, in scaled form)."""
     if not a.get("count"):
         return dict(b)
     if not b.get("count"):
         return dict(a)
-    n = a["count"] + b["count"]
-    delta = b["mean"] - a["mean"]
-    mean = a["mean"] + delta * b["count"] / n
-    m2 = a["m2"] + b["m2"] + delta * delta * a["count"] * b["count"] / n
+    na, nb = a["count"], b["count"]
+    n = na + nb
+    scale = _pow2_at_least(max(abs(a["mean"]), abs(b["mean"]), a["std"], b["std"]))
+    ma, mb = a["mean"] / scale, b["mean"] / scale
+    sa, sb = a["std"] / scale, b["std"] / scale
+    delta = mb - ma
+    variance = (na * sa * sa + nb * sb * sb) / n + delta * delta * (na / n) * (nb / n)
     return {"count": n, "min": min(a["min"], b["min"]), "max": max(a["max"], b["max"]),
-            "mean": mean, "m2": m2}
+            "mean": (ma + delta * (nb / n)) * scale,
+            "std": math.sqrt(max(variance, 0.0)) * scale}
 
 
 def std(summary: dict[str, Any]) -> float:
     """Population standard deviation of a numeric summary."""
-    n = summary.get("count", 0)
-    return math.sqrt(summary["m2"] / n) if n else float("nan")
+    return summary["std"] if summary.get("count") else float("nan")
 
 
 def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:

@@ -50,7 +50,6 @@ SINK_DOC = copy.deepcopy(TRICKY)
 SINK_DOC["name"] = "sinks"
 SINK_DOC["kinds"]["reading"]["fields"]["mode"]["values"] = [
     "idle", 'run "fast"', "c:\\dir", "two words"]
-# Squares of values near 1e300 overflow the statistics' m2 (see the xfail test at the end).
 SINK_DOC["kinds"]["alert"]["fields"]["x64"].update(min=-1e150, max=1e150)
 SINK_DOC["anomalies"] = [
     {"kind": "spike", "fields": ["temp"], "rate": 0.02, "magnitude": [5, 10]},
@@ -389,8 +388,6 @@ def test_a_multi_format_job_on_the_local_cluster_matches_the_sync_run(
     assert verify_dataset(dist) == []
 
 
-@pytest.mark.xfail(strict=True, reason="telecrunch/stats.py: m2 of binary64 values near 1e300 "
-                   "overflows to inf, which JSON stores as null; resuming then fails merging it")
 def test_resume_of_a_dataset_with_binary64_values_near_the_float_limit(tmp_path):
     wide = copy.deepcopy(SINK_DOC)
     wide["kinds"]["alert"]["fields"]["x64"].update(min=-1e300, max=1e300)
