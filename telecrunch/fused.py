@@ -88,7 +88,7 @@ class _Kernel:
     def key(self, *spec) -> str:
         if spec not in self.keys:
             self.keys.append(spec)
-        return f"keys[{self.keys.index(spec)}]"
+        return f"key{self.keys.index(spec)}"  # a local: loaded once, kept in a register
 
     def const(self, name: str, value: np.ndarray) -> str:
         self.consts.append(f"{name} = np.array([{', '.join(_lit(v) for v in value)}])")
@@ -342,6 +342,31 @@ def _fold(j: int, x: str, first: str, ind: str) -> list[str]:
             f"{ind}q{j} += d{j} * d{j}"]
 
 
+def _reset(k: _Kernel, j: int, ind: str) -> list[str]:
+    """Start slot j's per-batch accumulators (locals only while its loop runs)."""
+    integer = k.slots[j][3]
+    typ, big = ("np.int64", "2**62") if integer else ("np.float64", "np.inf")
+    return [f"{ind}lo{j} = {typ}({big}); hi{j} = {typ}(-{big}); s{j} = {typ}(0); "
+            f"q{j} = {typ}(0); kb{j} = {typ}(0)"]
+
+
+def _merge(j: int, nb: str, ind: str) -> list[str]:
+    """Fold slot j's batch into its running (count, min, max, mean, m2) in ``stats[j]``
+    (Chan's formula)."""
+    i2 = ind + "    "
+    return [f"{ind}nb = np.float64({nb})",
+            f"{ind}if nb > 0:",
+            f"{i2}stats[{j}, 1] = min(stats[{j}, 1], np.float64(lo{j}))",
+            f"{i2}stats[{j}, 2] = max(stats[{j}, 2], np.float64(hi{j}))",
+            f"{i2}mb = np.float64(kb{j}) + np.float64(s{j}) / nb",
+            f"{i2}m2b = np.float64(q{j}) - np.float64(s{j}) * np.float64(s{j}) / nb",
+            f"{i2}tot = stats[{j}, 0] + nb",
+            f"{i2}delta = mb - stats[{j}, 3]",
+            f"{i2}stats[{j}, 3] += delta * nb / tot",
+            f"{i2}stats[{j}, 4] += m2b + delta * delta * stats[{j}, 0] * nb / tot",
+            f"{i2}stats[{j}, 0] = tot"]
+
+
 def _put(width: int, value: str, ind: str) -> list[str]:
     """Append a value that fits ``width`` bits (telecrunch.pack._put_masked, written out:
     a call passing the ``out`` array costs atomic reference counting per record)."""
@@ -412,7 +437,9 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     count = src_spec.count
     multi = len(schema.kinds) > 1
     i8, i12, i16 = " " * 8, " " * 12, " " * 16
-    head: list[str] = [f"{i12}i = b0 + r", f"{i12}rid = np.uint64(first_id + i)"]
+    # unsigned indexes: numba adds negative-index handling to every signed one
+    head: list[str] = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
+                       f"{i12}rid = np.uint64(first_id + i)"]
     if src_spec.interleave == "blocked":
         block = src_spec.block
         head += [f"{i12}within = rid % {_u64(count * block)}",
@@ -433,7 +460,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                      f"{i12}if u >= low and u < edge:", f"{i12}    kind = {kd.code}"]
     else:
         head.append(f"{i12}kind = np.int64(pre_kind[i])")
-    head += [f"{i12}idx[kind, cnt[kind]] = r", f"{i12}cnt[kind] += 1",
+    head += [f"{i12}idx[kind, np.uint64(cnt[kind])] = r", f"{i12}cnt[kind] += 1",
              f"{i12}ticks = seq * {it} + (src * {it}) // {count}"]
     if clock.jitter:
         head.append(f"{i12}ticks += np.int64(below(draw({k.key('jitter')}, rid), "
@@ -441,23 +468,25 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     head += [f"{i12}delta = ticks - base_ticks",
              f"{i12}if delta < 0 or delta >= {1 << clock.bits}:",
              f"{i12}    return -1 - i",
-             f"{i12}rid_b[r] = rid", f"{i12}src_b[r] = src", f"{i12}seq_b[r] = seq",
-             f"{i12}kind_b[r] = kind", f"{i12}delta_b[r] = delta",
-             f"{i12}ts_b[r] = START + ticks * {res}"]
+             f"{i12}rid_b[ru] = rid", f"{i12}src_b[ru] = src", f"{i12}seq_b[ru] = seq",
+             f"{i12}kind_b[ru] = kind", f"{i12}delta_b[ru] = delta",
+             f"{i12}ts_b[ru] = START + ticks * {res}"]
     head += _fold(k.slot(clock.field, None, None, False), "np.float64(delta)", "r == 0", i12)
     head += _fold(k.slot(src_spec.field, None, None, src_spec.width <= 24), "src", "r == 0",
                   i12)
+    head_slots = [len(k.slots) - 2, len(k.slots) - 1]
 
     loops: list[str] = []  # one loop per fused field
-    placing: list[str] = [f"{i12}i = b0 + r", f"{i12}kind = kind_b[r]",
-                          f"{i12}t = pos[kind]", f"{i12}pos[kind] += 1"]
+    placing: list[str] = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
+                          f"{i12}kind = kind_b[ru]", f"{i12}tu = np.uint64(pos[kind])",
+                          f"{i12}pos[kind] += 1"]
     rows = 0
     for kd, klayout in zip(schema.kinds, layout.kinds, strict=True):
         fi = i16 if multi else i12
         if multi:
             placing.append(f"{i12}{'if' if kd.code == 0 else 'elif'} kind == {kd.code}:")
         fields = {f.name: f for f in kd.fields}
-        values: list[str] = [_lit(kd.code), "delta_b[r]", "src_b[r]"]  # code of each slot
+        values: list[str] = [_lit(kd.code), "delta_b[ru]", "src_b[ru]"]  # code of each slot
         for slot in klayout.slots[3:]:
             f = fields[slot.column]
             if isinstance(f, StringField):
@@ -469,13 +498,17 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 rows += 1
                 body: list[str] = []
                 _field_code(k, f, body, i12)
+                first_slot = len(k.slots)
                 body += _stat_lines(k, f, kd.code, i12)
-                body.append(f"{i12}codes[{row}, t] = c")
+                body.append(f"{i12}codes[{row}, tu] = c")
+                own = range(first_slot, len(k.slots))
+                loops += [line for j in own for line in _reset(k, j, i8)]
                 loops += [f"{i8}for t in range(cnt[{kd.code}]):",
-                          f"{i12}r = idx[{kd.code}, t]", f"{i12}rid = rid_b[r]",
-                          f"{i12}src = src_b[r]", f"{i12}seq = seq_b[r]", f"{i12}ts = ts_b[r]",
-                          *body]
-                values.append(f"codes[{row}, t]")
+                          f"{i12}tu = np.uint64(t)", f"{i12}ru = np.uint64(idx[{kd.code}, tu])",
+                          f"{i12}rid = rid_b[ru]", f"{i12}src = src_b[ru]",
+                          f"{i12}seq = seq_b[ru]", f"{i12}ts = ts_b[ru]", *body]
+                loops += [line for j in own for line in _merge(j, f"cnt[{kd.code}]", i8)]
+                values.append(f"codes[{row}, tu]")
             else:
                 pre = len(k.precomputed)
                 k.precomputed.append(f.name)
@@ -497,6 +530,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "@numba.njit(cache=True, nogil=True)",
         "def kernel(first_id, n, base_ticks, keys, out, stats, hist, pre_kind, pre_codes, "
         "str_len, str_sym):",
+        *[f"    key{j} = keys[{j}]" for j in range(len(k.keys))],
         "    acc = np.uint64(0)",
         "    fill = 0",
         "    word = 0",
@@ -515,40 +549,18 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         f"    pos = np.zeros({nk}, np.int64)",
         f"    codes = np.empty(({max(rows, 1)}, {BATCH}), np.uint64)",
     ]
-    reset, fold_batch = [], []
-    for j, (_c, _f, kind, integer) in enumerate(k.slots):
-        typ, big = ("np.int64", "2**62") if integer else ("np.float64", "np.inf")
-        header.append(f"    LO{j} = np.inf; HI{j} = -np.inf; N{j} = 0.0; MEAN{j} = 0.0; "
-                      f"M2{j} = 0.0; kb{j} = {typ}(0)")
-        reset.append(f"{i8}lo{j} = {typ}({big}); hi{j} = {typ}(-{big}); s{j} = {typ}(0); "
-                     f"q{j} = {typ}(0)")
-        nb = "m" if kind is None else f"cnt[{kind}]"
-        fold_batch += [
-            f"{i8}nb = np.float64({nb})",
-            f"{i8}if nb > 0:",
-            f"{i12}LO{j} = min(LO{j}, np.float64(lo{j})); HI{j} = max(HI{j}, np.float64(hi{j}))",
-            f"{i12}mb = np.float64(kb{j}) + np.float64(s{j}) / nb",
-            f"{i12}m2b = np.float64(q{j}) - np.float64(s{j}) * np.float64(s{j}) / nb",
-            f"{i12}tot = N{j} + nb",
-            f"{i12}delta = mb - MEAN{j}",
-            f"{i12}MEAN{j} += delta * nb / tot",
-            f"{i12}M2{j} += m2b + delta * delta * N{j} * nb / tot",
-            f"{i12}N{j} = tot"]
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
             f"{i8}cnt[:] = 0",
             f"{i8}pos[:] = 0",
-            *reset,
+            *[line for j in head_slots for line in _reset(k, j, i8)],
             f"{i8}for r in range(m):", *head,
+            *[line for j in head_slots for line in _merge(j, "m", i8)],
             *loops,
             *[f"{i8}hist[0, {kd.code}] += cnt[{kd.code}]" for kd in schema.kinds],
-            *fold_batch,
             f"{i8}for r in range(m):", *placing]
     k.hists.insert(0, ("kind", nk))  # row 0: kind counts
     tail = ["    nbits = word * 64 + fill", "    if fill > 0:", "        out[word] = acc"]
-    for j in range(len(k.slots)):
-        tail.append(f"    stats[{j}, 0] = N{j}; stats[{j}, 1] = LO{j}; stats[{j}, 2] = HI{j}; "
-                    f"stats[{j}, 3] = MEAN{j}; stats[{j}, 4] = M2{j}")
     tail.append("    return nbits")
     source = "\n".join(header + loop + tail) + "\n"
     return source, k
@@ -630,7 +642,9 @@ class FusedBlocks:
         if len(self._words) < need:
             self._words = np.zeros(need, np.uint64)
         pre_kind, pre_codes, str_len, str_sym, extra = self._precompute(seed, first_id, n)
-        stats = np.zeros((len(self.spec.slots), 6))
+        stats = np.zeros((len(self.spec.slots), 6))  # count, min, max, mean, m2
+        stats[:, 1] = np.inf
+        stats[:, 2] = -np.inf
         hist = np.zeros((len(self.spec.hists), max([b for _, b in self.spec.hists] or [1])),
                         np.int64)
         base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
