@@ -14,8 +14,21 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import dask
+
 from telecrunch.docio import read_document
 from telecrunch.errors import JobError
+
+# distributed starts workers with MALLOC_TRIM_THRESHOLD_=64 KiB, so every freed block buffer
+# goes back to the OS and the next one faults in fresh pages, which costs more than making
+# the block. Shard tasks allocate the same few MiB over and over: keep them in the process.
+WORKER_MALLOC = {
+    "MALLOC_TRIM_THRESHOLD_": 256 << 20,
+    "MALLOC_MMAP_THRESHOLD_": 64 << 20,
+    "OMP_NUM_THREADS": 1,
+    "MKL_NUM_THREADS": 1,
+    "OPENBLAS_NUM_THREADS": 1,
+}
 
 SPEC_KINDS = ("local", "threads", "address", "cuda", "slurm", "pbs", "kubernetes")
 # Cluster managers from other packages: kind -> (module, class, what to install).
@@ -121,8 +134,9 @@ def _local(processes: bool, workers: int | None) -> Iterator[DaskRunner]:
     cores = os.cpu_count() or 1
     n = workers or cores
     if processes:
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                               silence_logs=logging.CRITICAL, dashboard_address=":0")
+        with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_MALLOC}):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   silence_logs=logging.CRITICAL, dashboard_address=":0")
         text = f"local cluster, {n} worker processes"
     else:
         cluster = LocalCluster(n_workers=1, threads_per_worker=n, processes=False,

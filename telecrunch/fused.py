@@ -22,6 +22,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -585,7 +586,15 @@ def _cache_dir() -> Path:
     return path
 
 
+_LOADING = threading.Lock()  # worker threads of one process may ask for the same kernel
+
+
 def _load(source: str):
+    with _LOADING:
+        return _load_locked(source)
+
+
+def _load_locked(source: str):
     digest = hashlib.sha256(source.encode()).hexdigest()[:20]
     name = f"telecrunch_kernel_{digest}"
     if name in sys.modules:
@@ -632,7 +641,10 @@ class FusedBlocks:
         return self._keys[seed]
 
     def block(self, seed: int, first_id: int, n: int) -> tuple[bytes, int, dict]:
-        """(payload, bit count, statistics) of records [first_id, first_id + n)."""
+        """(payload, bit count, statistics) of records [first_id, first_id + n).
+
+        The payload is a view of a buffer the next call overwrites: write it before then.
+        """
         from telecrunch.errors import FormatError
         from telecrunch.pack import max_words
 
@@ -655,8 +667,10 @@ class FusedBlocks:
                               f"{schema.time.resolution} ns than {schema.time.bits} bits hold; "
                               "raise time.bits or time.resolution, or use smaller blocks",
                               has_got=False)
-        payload = self._words[: (nbits + 63) // 64].astype("<u8", copy=False).tobytes()
-        return payload[: (nbits + 7) // 8], nbits, self._stats(first_id, n, stats, hist, extra)
+        # a view of the reused buffer, not a copy: fresh pages cost more than packing here
+        words = self._words[: (nbits + 63) // 64].astype("<u8", copy=False)
+        payload = memoryview(words.view(np.uint8))[: (nbits + 7) // 8]
+        return payload, nbits, self._stats(first_id, n, stats, hist, extra)
 
     def _precompute(self, seed: int, first_id: int, n: int):
         """Kinds and non-fused fields by the reference path (empty arrays when not needed)."""

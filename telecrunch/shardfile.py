@@ -156,15 +156,20 @@ class ShardWriter:
 
     def packed_block(self, records: int, payload: bytes, nbits: int) -> bytes:
         """A block from an already packed payload of the next ``records`` records."""
+        return b"".join(self.packed_block_parts(records, payload, nbits))
+
+    def packed_block_parts(self, records: int, payload, nbits: int) -> tuple:
+        """(header bytes, stored payload): the block in two pieces, without copying an
+        uncompressed payload (it may be a view of a reused buffer)."""
         first = self.next_id
         stored = self.codec.encode(payload)
         head = BlockHeader(records, first, self.block_base_time(), nbits, len(payload),
                            len(stored), 0).head_bytes()
-        data = head + struct.pack("<Q", checksum(head, stored)) + stored
+        head += struct.pack("<Q", checksum(head, stored))
         self.entries.append(IndexEntry(first, self.offset, records, len(stored)))
-        self.offset += len(data)
+        self.offset += len(head) + len(stored)
         self.records += records
-        return data
+        return head, stored
 
     def trailer(self) -> bytes:
         if self.records != self.header.records:

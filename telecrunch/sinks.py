@@ -44,7 +44,8 @@ class BinarySink(Sink):
 
     def write_packed(self, records: int, payload: bytes, nbits: int) -> None:
         """A block the fused kernel already packed (telecrunch.fused)."""
-        self.file.write(self.writer.packed_block(records, payload, nbits))
+        for part in self.writer.packed_block_parts(records, payload, nbits):
+            self.file.write(part)
 
     def commit(self) -> list[FileEntry]:
         self.file.write(self.writer.trailer())
