@@ -27,6 +27,8 @@ class Draws:
     clock: TimeSpec
     values: Mapping[str, np.ndarray] = field(default_factory=dict)  # fields made before
     field_specs: Mapping[str, object] = field(default_factory=dict)  # their schema fields
+    caches: dict | None = None  # per-field state a signal may keep between calls (same values)
+    clock_sources: int = 0  # number of sources, for caches indexed by source
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -55,11 +57,12 @@ class Draws:
     def subset(self, index: np.ndarray) -> Draws:
         return Draws(self.key, self.ids[index], self.source[index], self.seq[index],
                      self.time[index], self.clock,
-                     {k: v[index] for k, v in self.values.items()}, self.field_specs)
+                     {k: v[index] for k, v in self.values.items()}, self.field_specs,
+                     self.caches, self.clock_sources)
 
     def with_time(self, time: np.ndarray) -> Draws:
         return Draws(self.key, self.ids, self.source, self.seq, time, self.clock, self.values,
-                     self.field_specs)
+                     self.field_specs, self.caches, self.clock_sources)
 
     def seconds(self) -> np.ndarray:
         """Seconds since time.start, as doubles."""

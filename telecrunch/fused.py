@@ -623,6 +623,7 @@ class FusedBlocks:
         self.kernel = _load(source).kernel
         self._words = np.zeros(0, np.uint64)
         self._keys: dict[int, np.ndarray] = {}
+        self._caches: dict[int, dict] = {}  # per seed: state of signals between blocks
 
     def keys(self, seed: int) -> np.ndarray:
         if seed not in self._keys:
@@ -690,13 +691,21 @@ class FusedBlocks:
         str_sym = np.zeros((max(len(spec.strings), 1), n, longest), np.uint8)
         values: dict[str, np.ndarray] = {}
         wanted = set(spec.precomputed) | set(spec.strings)
+        caches = self._caches.setdefault(seed, {})
         for kd in schema.kinds:
             names = [f.name for f in kd.fields if f.name in wanted]
             if not names:
                 continue
             index = np.flatnonzero(kinds == kd.code)
-            maker = KindMaker(schema, seed, kd, pos.take(index))
-            made = maker.make_all(upto=names[-1])
+            if any(schema.fields[name].signal.kind in ("derived", "template") for name in names):
+                maker = KindMaker(schema, seed, kd, pos.take(index), caches)
+                made = maker.make_all(upto=names[-1])  # they read fields made before them
+            elif 2 * len(index) > n:  # most records: make it for all, then select (cheaper)
+                maker = KindMaker(schema, seed, kd, pos, caches)
+                made = {name: maker.make(schema.fields[name])[index] for name in names}
+            else:
+                maker = KindMaker(schema, seed, kd, pos.take(index), caches)
+                made = {name: maker.make(schema.fields[name]) for name in names}
             for name in names:
                 f = schema.fields[name]
                 values[name] = (index, made[name])

@@ -96,18 +96,21 @@ class KindMaker:
     ``labels`` the value-anomaly labels of these records.
     """
 
-    def __init__(self, schema: Schema, seed: int, kind: Kind, pos: Positions):
+    def __init__(self, schema: Schema, seed: int, kind: Kind, pos: Positions,
+                 caches: dict | None = None):
         self.schema = schema
         self.seed = seed
         self.kind = kind
         self.pos = pos
+        self.caches = caches  # signal state kept across consecutive batches (fused path)
         self.values: dict[str, np.ndarray] = {}
         self.labels = np.zeros(len(pos), np.uint64)
 
     def draws(self, field: FieldBase, pos: Positions, values: dict) -> Draws:
         return Draws(rng.stream_key(self.seed, "field", field.name), pos.ids, pos.source,
                      pos.seq, pos.time, self.schema.time, values,
-                     {f.name: f for f in self.kind.fields})
+                     {f.name: f for f in self.kind.fields},
+                     self.caches if pos is self.pos else None, self.schema.sources.count)
 
     def raw(self, field: FieldBase, draws: Draws) -> np.ndarray:
         """The signal's values with per-source variation, before anomalies and rounding."""

@@ -225,7 +225,14 @@ def random_walk(field: FieldBase, p: RandomWalkParams, d: Draws) -> np.ndarray:
             return np.full(len(sources), p.start - mean)
         return lo + d.per_source_uniform(sources, "walk.start") * (hi - lo) - mean
 
-    y = walks.walk(d.stream("walk.tree"), d.stream("walk.steps"), d.source, d.seq, y0, coef)
+    cache = None
+    if d.caches is not None and d.clock_sources <= walks.WalkCache.MAX_SOURCES:
+        cache = d.caches.get(field.name)
+        if cache is None:
+            everyone = np.arange(d.clock_sources, dtype=np.int64)
+            cache = d.caches[field.name] = walks.WalkCache(d.clock_sources, y0(everyone))
+    y = walks.walk(d.stream("walk.tree"), d.stream("walk.steps"), d.source, d.seq, y0, coef,
+                   cache)
     return walks.reflect(mean + y, lo, hi)
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from telecrunch.rng import draw, normal, subkey
 
@@ -106,6 +107,18 @@ def _anchor(ktree, anchor, y0, root_a, root_c, tree_a, tree_c):
     return y_left  # unreachable: every anchor in (0, ANCHORS) is some level's midpoint
 
 
+@register_jitable
+def _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out_row):
+    """Y at the BLOCK steps of block b, bridged from y_left to y_right, into out_row."""
+    path[0] = y_left
+    first = np.uint64(b) * np.uint64(BLOCK)
+    for j in range(1, BLOCK + 1):
+        path[j] = phi * path[j - 1] + sigma * normal(draw(kstep, first + np.uint64(j)))
+    miss = y_right - path[BLOCK]
+    for j in range(BLOCK):
+        out_row[j] = path[j] + bridge[j] * miss
+
+
 @numba.njit(cache=True)
 def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a, tree_c,
                  bridge, phi, sigma):
@@ -118,24 +131,62 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
         b = blocks[p]
         y_left = _anchor(ktree, b, y0[p], root_a, root_c, tree_a, tree_c)
         y_right = _anchor(ktree, b + 1, y0[p], root_a, root_c, tree_a, tree_c)
-        path[0] = y_left
-        first = np.uint64(b) * np.uint64(BLOCK)
-        for j in range(1, BLOCK + 1):
-            path[j] = phi * path[j - 1] + sigma * normal(draw(kstep, first + np.uint64(j)))
-        miss = y_right - path[BLOCK]
-        for j in range(BLOCK):
-            out[p, j] = path[j] + bridge[j] * miss
+        _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out[p])
     return out
 
 
+@numba.njit(cache=True, nogil=True)
+def _walk_cached(tree_key, step_key, sources, seqs, y0, cached_block, cached_right, rows,
+                 root_a, root_c, tree_a, tree_c, bridge, phi, sigma):
+    """Y at (source, seq) of each record, keeping each source's latest block in ``rows``:
+    records of a source arrive in seq order, so each block is made once, and its right end
+    is the next block's left end."""
+    out = np.empty(sources.shape[0], np.float64)
+    path = np.empty(BLOCK + 1, np.float64)
+    for i in range(sources.shape[0]):
+        s = sources[i]
+        b = seqs[i] // BLOCK
+        if cached_block[s] != b:
+            ktree = subkey(tree_key, s)
+            if cached_block[s] == b - 1:
+                y_left = cached_right[s]
+            else:
+                y_left = _anchor(ktree, b, y0[s], root_a, root_c, tree_a, tree_c)
+            y_right = _anchor(ktree, b + 1, y0[s], root_a, root_c, tree_a, tree_c)
+            _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path,
+                       rows[s])
+            cached_block[s] = b
+            cached_right[s] = y_right
+        out[i] = rows[s, seqs[i] % BLOCK]
+    return out
+
+
+class WalkCache:
+    """Each source's latest block of one walk, kept between batches of the same shard."""
+
+    MAX_SOURCES = 1 << 18  # 35 MB of rows; more sources take the uncached path
+
+    def __init__(self, sources: int, y0: np.ndarray):
+        self.y0 = np.ascontiguousarray(y0, dtype=np.float64)
+        self.block = np.full(sources, -2, np.int64)
+        self.right = np.zeros(sources, np.float64)
+        self.rows = np.zeros((sources, BLOCK), np.float64)
+
+
 def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.ndarray,
-         y0_of_source, coef: WalkCoefficients) -> np.ndarray:
+         y0_of_source, coef: WalkCoefficients, cache: WalkCache | None = None) -> np.ndarray:
     """Zero-mean walk value Y at step ``seq`` of each record's ``source``.
 
-    ``y0_of_source(sources)`` gives Y(0) for an array of source IDs.
+    ``y0_of_source(sources)`` gives Y(0) for an array of source IDs. With a ``cache``, the
+    values are the same, made faster when calls come in ID order.
     """
     if len(seq) == 0:
         return np.empty(0, np.float64)
+    if cache is not None:
+        return _walk_cached(tree_key, step_key, np.ascontiguousarray(source, np.int64),
+                            np.ascontiguousarray(seq, np.int64), cache.y0, cache.block,
+                            cache.right, cache.rows, coef.root_a, coef.root_c, coef.tree_a,
+                            coef.tree_c, coef.bridge, coef.phi, coef.sigma)
     block = (seq // BLOCK).astype(np.uint64)
     pair = (source.astype(np.uint64) << np.uint64(32)) | block
     uniq, inverse = np.unique(pair, return_inverse=True)
@@ -159,7 +210,18 @@ def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     if math.isinf(period):  # bounds over half the double range apart: one bounce is all
         with np.errstate(over="ignore"):  # in the branch np.where drops
             t = np.where(t > width, width - (t - width), np.abs(t))
-    else:
+        return lo + np.clip(t, 0.0, width)
+    return _reflect_finite(np.ascontiguousarray(x, dtype=np.float64), lo, width, period)
+
+
+@numba.njit(cache=True, nogil=True)
+def _reflect_finite(x, lo, width, period):
+    """The folding of ``reflect`` in one pass (the same operations, record by record)."""
+    out = np.empty(x.shape[0], np.float64)
+    for i in range(x.shape[0]):
+        t = x[i] - lo
         t = t - np.floor(t / period) * period
-        t = np.where(t > width, period - t, t)
-    return lo + np.clip(t, 0.0, width)
+        if t > width:
+            t = period - t
+        out[i] = lo + min(max(t, 0.0), width)
+    return out
