@@ -200,3 +200,14 @@ def test_statistics_of_floats_near_the_double_limit_stay_finite():
                                            rel=1e-9)
     assert summary["mean"] == pytest.approx(float(np.mean(values / 2.0**1000)) * 2.0**1000,
                                             rel=1e-9)
+
+
+def test_walk_state_kept_between_blocks_gives_the_same_bytes():
+    """Consecutive blocks through one kernel reuse each source's walk block; the bytes must
+    not depend on it (nor on a jump back to an earlier range)."""
+    schema = telecrunch.load_schema(DEMO_SCHEMA)
+    fast = FusedBlocks(schema)
+    for first, n in [(0, 700), (700, 1300), (2000, 4000), (6000, 50), (100, 900), (6050, 3000)]:
+        got, _ = fused_block(fast, 9, first, n)
+        assert got == reference_block(schema, 9, first, n), (first, n)
+    assert "temperature" in fast._caches[9]
