@@ -1,0 +1,315 @@
+"""The reference benchmark: TeleCrunch against baselines measured in the same run.
+
+Run ``telecrunch bench`` or ``python benchmarks/bench_generate.py``. Every figure is the
+min / median / max of several repeats, and the report ends with ratios of medians, which hold
+on a shared, noisy machine where absolute times do not. The output format is stable:
+one line per measurement, ``name | records/s min median max | MB/s | B/record``.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = ROOT / "jobs" / "reference_schema.yaml"
+REALISTIC = ROOT / "jobs" / "reference_realistic_schema.yaml"
+BLOCK = 65536
+
+
+@dataclass
+class Result:
+    name: str
+    records: int
+    seconds: list[float]
+    bytes: int = 0  # output bytes per run
+
+    def rates(self) -> list[float]:
+        return sorted(self.records / s for s in self.seconds)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.rates())
+
+    def line(self) -> str:
+        r = self.rates()
+        mbs = self.bytes / self.records * self.median / 1e6 if self.bytes else 0.0
+        per = self.bytes / self.records if self.bytes else 0.0
+        return (f"{self.name:<28} | {r[0] / 1e6:9.4g} {self.median / 1e6:9.4g} "
+                f"{r[-1] / 1e6:9.4g} M rec/s | {mbs:8.1f} MB/s | {per:6.2f} B/rec")
+
+
+def _timed(fn: Callable[[], int], repeats: int) -> tuple[list[float], int]:
+    fn()  # warm up: compilation, caches, page faults of first use
+    times, size = [], 0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        size = fn()
+        times.append(time.perf_counter() - started)
+    return times, size
+
+
+# ---- TeleCrunch ----
+
+def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
+    """In-process generate + pack on one core, blocks into a reused buffer."""
+    import telecrunch
+    from telecrunch.fused import FusedBlocks
+
+    fast = FusedBlocks(telecrunch.load_schema(path))
+
+    def run() -> int:
+        size = 0
+        for start in range(0, records, BLOCK):
+            payload, _, _ = fast.block(1, start, min(BLOCK, records - start))
+            size += len(payload)
+        return size
+
+    times, size = _timed(run, repeats)
+    return Result(name, records, times, size)
+
+
+def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
+               compression: str = "none") -> Result:
+    """``telecrunch.generate`` of the reference schema on a running cluster."""
+    import telecrunch
+
+    schema = telecrunch.load_schema(REFERENCE)
+    sizes = []
+
+    def run() -> int:
+        shutil.rmtree(out, ignore_errors=True)
+        manifest = telecrunch.generate(schema, records, out, seed=1, cluster=address,
+                                       shard_records=max(records // 16, BLOCK),
+                                       compression=compression)
+        sizes.append(sum(manifest.bytes_by_format().values()))
+        return sizes[-1]
+
+    times, size = _timed(run, repeats)
+    return Result(name, records, times, size)
+
+
+def read_back(out: Path, repeats: int) -> Result:
+    """``open_dataset(...).read()`` of the whole dataset, one core."""
+    import telecrunch
+
+    ds = telecrunch.open_dataset(out)
+    times, _ = _timed(lambda: len(ds.read()), repeats)
+    size = sum(ds.manifest.bytes_by_format().values())
+    return Result("read (decode, 1 core)", len(ds), times, size)
+
+
+# ---- baselines ----
+
+# (name, number of values) of the reference update record, and the kind draw and jitter
+FIELDS = [("temperature", 16501), ("voltage", 5001), ("status", 5), ("ok", 2),
+          ("counter", 1 << 20), ("rssi", 121)]
+WIDTHS = [15, 13, 3, 1, 20, 7]
+
+
+def numpy_pcg64(records: int, repeats: int) -> Result:
+    """The floor: numpy's PCG64 merely drawing the reference record's 8 random values."""
+    gen = np.random.Generator(np.random.PCG64(1))
+
+    def run() -> int:
+        for start in range(0, records, BLOCK):
+            n = min(BLOCK, records - start)
+            gen.random(n)  # kind
+            gen.integers(0, 1_000_001, n)  # jitter
+            for _, count in FIELDS:
+                gen.integers(0, count, n)
+        return 0
+
+    times, _ = _timed(run, repeats)
+    return Result("numpy PCG64 draw floor", records, times)
+
+
+def numpy_vectorized(records: int, repeats: int) -> Result:
+    """A vectorized numpy generate + bit-pack of the same update frames (kind, 40-bit time,
+    14-bit device, the six fields: 114 bits, records back to back)."""
+    gen = np.random.Generator(np.random.PCG64(2))
+    record_bits = 114
+    u = np.uint64
+
+    def run() -> int:
+        size = 0
+        for start in range(0, records, BLOCK):
+            n = min(BLOCK, records - start)
+            ids = np.arange(start, start + n, dtype=np.uint64)
+            ticks = (ids // u(10000)) * u(10_000_000_000) + gen.integers(0, 1_000_001, n,
+                                                                           dtype=np.uint64)
+            lo = (ticks & u((1 << 40) - 1)) << u(1) | (ids % u(10000)) << u(41)
+            hi = np.zeros(n, np.uint64)
+            offset = 55
+            for (_, count), width in zip(FIELDS, WIDTHS, strict=True):
+                code = gen.integers(0, count, n, dtype=np.uint64)
+                if offset >= 64:
+                    hi |= code << u(offset - 64)
+                elif offset + width <= 64:
+                    lo |= code << u(offset)
+                else:
+                    lo |= code << u(offset)
+                    hi |= code >> u(64 - offset)
+                offset += width
+            words = np.zeros((n * record_bits + 63) // 64 + 2, np.uint64)
+            bit = np.arange(n, dtype=np.uint64) * u(record_bits)
+            word, shift = bit >> u(6), bit & u(63)
+            carry = np.where(shift == 0, u(0), lo >> (u(64) - shift))
+            carry_hi = np.where(shift == 0, u(0), hi >> (u(64) - shift))
+            for phase in range(3):  # records 3 apart share no word: plain scatter is safe
+                sel = slice(phase, None, 3)
+                w = word[sel].astype(np.int64)
+                words[w] |= lo[sel] << shift[sel]
+                words[w + 1] |= carry[sel] | hi[sel] << shift[sel]
+                words[w + 2] |= carry_hi[sel]
+            size += (n * record_bits + 7) // 8
+        return size
+
+    times, size = _timed(run, repeats)
+    return Result("numpy vectorized gen+pack", records, times, size)
+
+
+def naive_python(records: int, repeats: int) -> Result:
+    """Per-value Python: random draws and a bit packer on Python integers."""
+    rnd = random.Random(3)
+
+    def run() -> int:
+        out = bytearray()
+        carry, fill = 0, 0  # bits not yet written as whole bytes
+        for i in range(records):
+            values = [(rnd.random() < 0.01, 1), ((i // 10000) * 10_000_000_000
+                      + rnd.randrange(1_000_001) & ((1 << 40) - 1), 40), (i % 10000, 14)]
+            values += [(rnd.randrange(count), width)
+                       for (_, count), width in zip(FIELDS, WIDTHS, strict=True)]
+            for value, width in values:
+                carry |= int(value) << fill
+                fill += width
+                while fill >= 8:
+                    out.append(carry & 0xFF)
+                    carry >>= 8
+                    fill -= 8
+        return len(out)
+
+    times, size = _timed(run, repeats)
+    return Result("naive Python packer", records, times, size)
+
+
+def faker_struct(records: int, repeats: int) -> Result | None:
+    """Faker values + struct.pack (only when the optional faker package is installed)."""
+    try:
+        from faker import Faker
+    except ImportError:
+        return None
+    import struct
+
+    fake = Faker()
+    Faker.seed(4)
+
+    def run() -> int:
+        out = bytearray()
+        for i in range(records):
+            out += struct.pack("<?QHHHBBIb", fake.pybool(), i * 10, i % 10000,
+                               fake.pyint(0, 16500), fake.pyint(0, 5000), fake.pyint(0, 4),
+                               fake.pyint(0, 1), fake.pyint(0, 1 << 20), fake.pyint(-120, 0))
+        return len(out)
+
+    times, size = _timed(run, repeats)
+    return Result("Faker + struct.pack", records, times, size)
+
+
+# ---- the run ----
+
+def _peak_rss_mib() -> float:
+    """This process's peak resident set (VmHWM), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _worker_rss(client) -> float:
+    rss = client.run(_peak_rss_mib)
+    return max(rss.values()) if rss else 0.0
+
+
+def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = None,
+              quick: bool = False, echo: Callable[[str], None] = print) -> list[Result]:
+    """Measure everything, print the report, return the results."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    from telecrunch.cluster import WORKER_MALLOC
+
+    if quick:
+        records, repeats = min(records, 4_000_000), 2
+    kernel_records = min(records, 16_000_000)
+    base = Path(out) if out else Path("/dev/shm" if os.path.isdir("/dev/shm")
+                                      else tempfile.gettempdir())
+    folder = Path(tempfile.mkdtemp(prefix="telecrunch-bench-", dir=base))
+    echo(f"telecrunch bench: reference workload (jobs/reference_schema.yaml), {records:,} "
+         f"records end to end, {repeats} repeats")
+    echo(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+         f"output in {folder}")
+    results: list[Result] = []
+
+    def add(result: Result | None) -> None:
+        if result is not None:
+            results.append(result)
+            echo(result.line())
+
+    echo(f"{'name':<28} | {'min':>9} {'median':>9} {'max':>9}   rate    |  output     | size")
+    add(kernel(REFERENCE, kernel_records, repeats, "kernel, 1 core"))
+    add(kernel(REALISTIC, kernel_records // 4, repeats, "kernel realistic, 1 core"))
+    add(numpy_pcg64(kernel_records, repeats))
+    add(numpy_vectorized(kernel_records // 4, repeats))
+    add(naive_python(50_000, repeats))
+    add(faker_struct(5_000, repeats))
+    worker_rss = 0.0
+    try:
+        for workers in (2, 1):
+            import dask
+
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_MALLOC}), \
+                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                 silence_logs=logging.CRITICAL, dashboard_address=None) as lc, \
+                    Client(lc) as client:
+                address = lc.scheduler_address
+                add(end_to_end(address, folder / "e2e", records, repeats,
+                               f"end to end, {workers} worker{'s' if workers > 1 else ''}"))
+                if workers == 2:
+                    add(end_to_end(address, folder / "lz4", records, repeats,
+                                   "end to end lz4, 2 workers", "lz4"))
+                    shutil.rmtree(folder / "lz4", ignore_errors=True)
+                    add(read_back(folder / "e2e", repeats))
+                worker_rss = max(worker_rss, _worker_rss(client))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    by = {r.name: r for r in results}
+    echo("ratios of medians:")
+    for a, b in [("end to end, 2 workers", "numpy PCG64 draw floor"),
+                 ("end to end, 2 workers", "naive Python packer"),
+                 ("end to end, 2 workers", "end to end, 1 worker"),
+                 ("end to end lz4, 2 workers", "end to end, 2 workers"),
+                 ("kernel, 1 core", "numpy PCG64 draw floor"),
+                 ("kernel, 1 core", "numpy vectorized gen+pack"),
+                 ("kernel, 1 core", "naive Python packer"),
+                 ("kernel realistic, 1 core", "kernel, 1 core"),
+                 ("end to end, 2 workers", "Faker + struct.pack")]:
+        if a in by and b in by:
+            echo(f"  {a} / {b} = {by[a].median / by[b].median:.2f}")
+    echo(f"peak RSS: bench process {_peak_rss_mib():.0f} MiB (it decodes whole datasets), "
+         f"largest worker {worker_rss:.0f} MiB")
+    return results
