@@ -42,6 +42,7 @@ class Dataset:
         self.layout = compile_layout(self.schema)
         self._starts = [s.first_id for s in self.manifest.shards]
         self._local = local_path(self.url)
+        self._fast = None
 
     def __len__(self) -> int:
         return self.manifest.records
@@ -71,27 +72,36 @@ class Dataset:
         else:
             with self.fs.open(join(self.root, rel), "rb") as f:
                 data = f.read()
-        return ShardReader(data, self.layout, rel)
+        return ShardReader(data, self.layout, rel, self._decoder())
+
+    def _decoder(self):
+        """The compiled decoder of this schema (built once per dataset, on first read)."""
+        if self._fast is None:
+            from telecrunch.fastread import FastReader
+
+            self._fast = FastReader(self.layout)
+        return self._fast
 
     def read(self, ids: slice | None = None) -> Columns:
         """Records with IDs in ``ids`` (a slice of absolute record IDs; default: all)."""
+        from telecrunch.generation import empty_columns
+
         start, stop = self._bounds(ids)
-        parts = []
+        out = empty_columns(self.schema, stop - start)  # filled in place: no copies
+        out.ids[:] = np.arange(start, stop, dtype=np.uint64)
+        if not self.schema.anomalies:
+            out.labels = None
         first = max(bisect_right(self._starts, start) - 1, 0)
         for shard in self.manifest.shards[first:]:
             if shard.first_id >= stop:
                 break
             if shard.id_stop <= start:
                 continue
-            part = self.shard_reader(shard).read(start, stop)
+            lo, hi = max(start, shard.first_id), min(stop, shard.id_stop)
+            self.shard_reader(shard).read_into(out, lo - start, lo, hi)
             if self.schema.anomalies:
-                lo, hi = max(start, shard.first_id), min(stop, shard.id_stop)
-                part.labels = self.shard_labels(shard, lo, hi)
-            parts.append(part)
-        columns = Columns.concat(parts, self.schema)
-        if self.schema.anomalies and columns.labels is None:
-            columns.labels = np.zeros(len(columns), np.uint64)
-        return columns
+                out.labels[lo - start:hi - start] = self.shard_labels(shard, lo, hi)
+        return out
 
     def shard_labels(self, shard: ShardEntry, id_start: int, id_stop: int) -> np.ndarray:
         """Label masks of IDs [id_start, id_stop) of a shard, from its labels sidecar."""

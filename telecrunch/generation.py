@@ -275,9 +275,10 @@ def generate_columns(schema: Schema, seed: int, id_start: int, id_stop: int,
     return Columns(schema, ids, kinds, values, labels)
 
 
-def empty_columns(schema: Schema) -> Columns:
-    values = {schema.time.field: np.zeros(0, np.int64), schema.sources.field: np.zeros(0, np.int64)}
+def empty_columns(schema: Schema, n: int = 0) -> Columns:
+    """Columns of ``n`` records, all zero (to be filled)."""
+    values = {schema.time.field: np.zeros(n, np.int64), schema.sources.field: np.zeros(n, np.int64)}
     for field in schema.fields.values():
-        values[field.name] = np.zeros(0, column_dtype(field))
-    return Columns(schema, np.zeros(0, np.uint64), np.zeros(0, np.uint8), values,
-                   np.zeros(0, np.uint64))
+        values[field.name] = np.zeros(n, column_dtype(field))
+    return Columns(schema, np.zeros(n, np.uint64), np.zeros(n, np.uint8), values,
+                   np.zeros(n, np.uint64))

@@ -184,10 +184,11 @@ class ShardWriter:
 class ShardReader:
     """Reads a shard from a buffer; only the blocks asked for are decompressed and parsed."""
 
-    def __init__(self, data, layout: Layout, name: str = "shard"):
+    def __init__(self, data, layout: Layout, name: str = "shard", decoder=None):
         self.data = data
         self.layout = layout
         self.name = name
+        self.decoder = decoder  # a telecrunch.fastread.FastReader, or None for pack.unpack
         self.header = ShardHeader.parse(data)
         self.codec = codec_by_id(self.header.codec_id)
         if self.header.fingerprint.hex() != layout.schema.fingerprint:
@@ -258,6 +259,9 @@ class ShardReader:
         head, raw = self.payload(i)
         ids = np.arange(head.first_id, head.first_id + head.records, dtype=np.uint64)
         try:
+            if self.decoder is not None:
+                return self.decoder.decode(raw, head.records, head.payload_bits, ids,
+                                           head.base_time)
             return pack.unpack(self.layout, raw, ids, head.payload_bits, head.base_time)
         except FormatError as exc:
             raise FormatError(f"{self.name} block {i}: {exc.place}", exc.expected,
@@ -276,12 +280,34 @@ class ShardReader:
         lo = self.header.first_id if id_start is None else max(id_start, self.header.first_id)
         end = self.header.first_id + self.header.records
         hi = end if id_stop is None else min(id_stop, end)
-        parts = []
+        from telecrunch.generation import empty_columns
+
+        out = empty_columns(self.layout.schema, max(hi - lo, 0))
+        out.ids[:] = np.arange(lo, max(hi, lo), dtype=np.uint64)
+        self.read_into(out, 0, lo, hi)
+        return out
+
+    def read_into(self, out: Columns, offset: int, lo: int, hi: int) -> None:
+        """Decode records [lo, hi) of this shard into ``out`` from position ``offset``:
+        whole blocks straight into ``out``'s arrays, partial ones through a copy."""
         for i in self.blocks_for(lo, hi):
-            cols = self.block(i)
-            first = self.entries[i].first_id
-            parts.append(cols.take(slice(max(lo - first, 0), hi - first)))
-        return Columns.concat(parts, self.layout.schema)
+            entry = self.entries[i]
+            first, count = entry.first_id, entry.records
+            at = offset + first - lo
+            if lo <= first and first + count <= hi and self.decoder is not None:
+                head, raw = self.payload(i)
+                try:
+                    self.decoder.decode_into(raw, head.records, head.payload_bits,
+                                             head.base_time, out, at)
+                except FormatError as exc:
+                    raise FormatError(f"{self.name} block {i}: {exc.place}", exc.expected,
+                                      has_got=False) from None
+                continue
+            part = self.block(i).take(slice(max(lo - first, 0), hi - first))
+            start = offset + max(first, lo) - lo
+            out.kind[start:start + len(part)] = part.kind
+            for name, values in part.values.items():
+                out.values[name][start:start + len(part)] = values
 
     def iter_blocks(self) -> Iterator[Columns]:
         for i in range(len(self.entries)):

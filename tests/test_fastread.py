@@ -1,0 +1,62 @@
+"""The compiled decoder against the reference unpacker: identical columns, same errors."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import telecrunch
+from telecrunch import pack
+from telecrunch.errors import FormatError
+from telecrunch.fastread import FastReader
+from telecrunch.generation import generate_columns, time_floor
+from telecrunch.layout import compile_layout
+
+from .conftest import DEMO_SCHEMA, ROOT
+from .test_roundtrip import ALL_TYPES, schema_docs
+
+SCHEMAS = [DEMO_SCHEMA, ROOT / "jobs" / "fleet_schema.yaml",
+           ROOT / "jobs" / "reference_schema.yaml",
+           ALL_TYPES]
+
+
+def both_decoders(schema, seed: int, first: int, n: int):
+    layout = compile_layout(schema)
+    columns = generate_columns(schema, seed, first, first + n)
+    base = time_floor(schema, first)
+    payload, nbits = pack.pack(layout, columns, base)
+    reference = pack.unpack(layout, payload, columns.ids, nbits, base)
+    fast = FastReader(layout).decode(payload, n, nbits, columns.ids, base)
+    return columns, reference, fast
+
+
+@pytest.mark.parametrize("source", SCHEMAS, ids=lambda s: getattr(s, "name", "all_types"))
+@pytest.mark.parametrize("first, n", [(0, 1), (3, 500), (10**7 + 11, 20_000)])
+def test_fast_decoder_equals_the_reference(source, first, n):
+    schema = telecrunch.load_schema(source)
+    columns, reference, fast = both_decoders(schema, 6, first, n)
+    columns.labels = None
+    assert fast.differences(reference) == []
+    assert fast.differences(columns) == []
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(doc=schema_docs(), seed=st.integers(0, 2**32), first=st.integers(0, 10**9),
+       n=st.integers(1, 400))
+def test_generated_schemas_decode_identically(doc, seed, first, n):
+    schema = telecrunch.load_schema(doc)
+    columns, reference, fast = both_decoders(schema, seed, first, n)
+    assert fast.differences(reference) == []
+
+
+def test_truncated_and_inconsistent_payloads_are_format_errors():
+    schema = telecrunch.load_schema(DEMO_SCHEMA)
+    layout = compile_layout(schema)
+    columns = generate_columns(schema, 1, 0, 300)
+    payload, nbits = pack.pack(layout, columns, time_floor(schema, 0))
+    reader = FastReader(layout)
+    with pytest.raises(FormatError, match="run past"):
+        reader.decode(payload, 300, nbits - 40, columns.ids, 0)
+    with pytest.raises(FormatError, match="take"):
+        reader.decode(payload, 299, nbits, columns.ids[:299], 0)
