@@ -467,7 +467,7 @@ def _template_literal(text: str) -> str:
 
 def _parse_anomalies(docs: list, kinds: tuple[Kind, ...], time: TimeSpec,
                      sources: Sources) -> tuple[Anomaly, ...]:
-    from telecrunch.anomalies import DROPOUT_CATCH_UP, TIME_KINDS, epoch_length, extent
+    from telecrunch.anomalies import TIME_KINDS, epoch_length, extent
 
     if len(docs) > 64:
         raise _fail("anomalies", "at most 64 anomaly specs (one label bit each)", len(docs))
@@ -514,10 +514,10 @@ def _parse_anomalies(docs: list, kinds: tuple[Kind, ...], time: TimeSpec,
         if spec.kind == "late" and spec.delay <= time.interval:
             raise _fail(_join(path, "delay"), f"must be longer than time.interval "
                         f"({time.interval} ns) to put records out of order", spec.delay)
-        if spec.kind == "dropout" and time.jitter * DROPOUT_CATCH_UP >= time.interval * (
-                DROPOUT_CATCH_UP - 1):
-            raise _fail(_join(path, "kind"), "dropout needs time.jitter below 0.9 time.interval "
-                        "(records after a gap come a tenth of an interval early)", spec.kind)
+        if spec.kind == "dropout" and 2 * time.jitter >= time.interval:
+            raise _fail(_join(path, "kind"), "dropout needs time.jitter below half of "
+                        "time.interval (records after a gap come a tenth of an interval early "
+                        "per overlapping gap)", spec.kind)
         if spec.rate * epoch_length(spec) > 6 or spec.rate * extent(spec, dmax) > 0.5:
             raise _fail(_join(path, "rate"), "rate x duration is too high: windows would cover "
                         "most records", spec.rate)

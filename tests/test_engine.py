@@ -136,3 +136,24 @@ def test_first_id_offsets_the_whole_range(tmp_path, schema):
     assert (ds.manifest.first_id, ds.manifest.id_stop) == (10_000, 13_000)
     got = ds.read(slice(10_500, 12_500))
     assert got.differences(generate_columns(schema, 3, 10_500, 12_500)) == []
+
+
+def test_output_goes_through_fsspec_urls(schema):
+    """Any fsspec filesystem: here the in-memory one (workers of a real cluster need a shared
+    one, e.g. s3://; sync runs in this process)."""
+    import fsspec
+
+    url = "memory://telecrunch-test/ds"
+    try:
+        telecrunch.generate(schema, 4_000, url, seed=2, cluster="sync", shard_records=1_500)
+        fs = fsspec.filesystem("memory")
+        names = sorted(p.rsplit("/", 1)[-1] for p in fs.ls("/telecrunch-test/ds", detail=False))
+        assert names == ["manifest.json", "part-000000.tcs", "part-000001.tcs",
+                         "part-000002.tcs"]
+        got = open_dataset(url).read(ids=slice(1_000, 3_500))
+        assert got.differences(generate_columns(schema, 2, 1_000, 3_500)) == []
+        from telecrunch.verify import verify_dataset
+
+        assert verify_dataset(url) == []
+    finally:
+        fsspec.filesystem("memory").rm("/telecrunch-test", recursive=True)

@@ -429,3 +429,13 @@ def test_validate_duplicate_key_names_file_and_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"error: {path}:3: invalid YAML/JSON: duplicate key 'name' (line 3)"]
+
+
+def test_dropout_with_jitter_near_the_interval_is_refused():
+    doc = {"name": "d", "time": {"interval": "1s", "jitter": "600ms"},
+           "kinds": {"update": {"fields": {"v": {"type": "int", "min": 0, "max": 1}}}},
+           "anomalies": [{"kind": "dropout", "rate": 0.001, "duration": 3}]}
+    with pytest.raises(SchemaError) as info:
+        load_schema(doc)
+    assert info.value.place == "anomalies.0.kind"
+    assert "jitter below half" in str(info.value)
