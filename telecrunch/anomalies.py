@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+from numba.extending import register_jitable
 
 from telecrunch import rng
 from telecrunch.detmath import det_exp
@@ -65,6 +66,20 @@ def _poisson(u, lam):
     return k
 
 
+@register_jitable
+def _epoch_windows(skey, ep, lam):
+    """(key, number of windows) of epoch ``ep`` of a source."""
+    ekey = subkey(skey, ep)
+    return ekey, _poisson(unit(draw(ekey, 0)), lam)
+
+
+@register_jitable
+def _window(ekey, j, ep, epoch, dmin, dmax):
+    """(start seq, duration) of window j (1-based) of an epoch."""
+    start = ep * epoch + np.int64(below(draw(ekey, 2 * j), epoch))
+    return start, dmin + np.int64(below(draw(ekey, 2 * j + 1), dmax - dmin + 1))
+
+
 @numba.njit(cache=True)
 def _locate(key, sources, seqs, eligible, epoch, lam, dmin, dmax, catch_up):
     n = sources.shape[0]
@@ -78,11 +93,9 @@ def _locate(key, sources, seqs, eligible, epoch, lam, dmin, dmax, catch_up):
         skey = subkey(key, sources[i])
         e = seqs[i] // epoch
         for ep in range(max(e - 1, 0), e + 1):
-            ekey = subkey(skey, ep)
-            count = _poisson(unit(draw(ekey, 0)), lam)
+            ekey, count = _epoch_windows(skey, ep, lam)
             for j in range(1, count + 1):
-                start = ep * epoch + np.int64(below(draw(ekey, 2 * j), epoch))
-                dur = dmin + np.int64(below(draw(ekey, 2 * j + 1), dmax - dmin + 1))
+                start, dur = _window(ekey, j, ep, epoch, dmin, dmax)
                 reach = dur * catch_up
                 if start <= seqs[i] < start + reach:
                     hit[i] = True
@@ -105,11 +118,9 @@ def _dropout_shift(key, sources, seqs, eligible, epoch, lam, dmin, dmax, interva
         skey = subkey(key, sources[i])
         e = seqs[i] // epoch
         for ep in range(max(e - 1, 0), e + 1):
-            ekey = subkey(skey, ep)
-            count = _poisson(unit(draw(ekey, 0)), lam)
+            ekey, count = _epoch_windows(skey, ep, lam)
             for j in range(1, count + 1):
-                start = ep * epoch + np.int64(below(draw(ekey, 2 * j), epoch))
-                dur = dmin + np.int64(below(draw(ekey, 2 * j + 1), dmax - dmin + 1))
+                start, dur = _window(ekey, j, ep, epoch, dmin, dmax)
                 reach = dur * DROPOUT_CATCH_UP
                 offset = seqs[i] - start
                 if 0 <= offset < reach:

@@ -14,9 +14,9 @@ import numpy as np
 
 from telecrunch import codes as conv
 from telecrunch.columns import Columns
-from telecrunch.errors import FormatError
 from telecrunch.fused import _lit, _load, _u64
 from telecrunch.layout import Layout
+from telecrunch.pack import check_consumed
 from telecrunch.schema import (
     BoolField,
     EnumField,
@@ -170,14 +170,7 @@ class FastReader:
         used = self.kernel(words, nbits, n, base_time, out.kind[span],
                            out.values[schema.time.field][span],
                            out.values[schema.sources.field][span], *views, str_len, str_sym)
-        if used == -1:
-            raise FormatError("payload", "a record has an unknown kind code", has_got=False)
-        if used == -2:
-            raise FormatError("payload", f"records run past the {nbits} bits the block holds",
-                              has_got=False)
-        if used != nbits:
-            raise FormatError("payload", f"{n} records take {used} bits, the block says {nbits}",
-                              has_got=False)
+        check_consumed(used, n, nbits)
         for s, name in enumerate(self.strings):
             f = schema.fields[name]
             out.values[name][span] = conv.string_values(f, str_len[s], str_sym[s])

@@ -244,6 +244,12 @@ def unpack_codes(layout: Layout, payload: bytes, n: int, nbits: int) -> Codes:
     p = layout.program
     used = unpack_kernel(words, nbits, n, len(layout.kinds), p.starts, p.column, p.width,
                          p.char_bits, p.is_string, kinds, fixed, str_len, str_sym)
+    check_consumed(used, n, nbits)
+    return Codes(kinds, fixed, str_len, str_sym)
+
+
+def check_consumed(used: int, n: int, nbits: int) -> None:
+    """Turn an unpacking kernel's result (bits used, or -1/-2) into FormatErrors."""
     if used == -1:
         raise FormatError("payload", "a record has an unknown kind code", has_got=False)
     if used == -2:
@@ -252,7 +258,6 @@ def unpack_codes(layout: Layout, payload: bytes, n: int, nbits: int) -> Codes:
     if used != nbits:
         raise FormatError("payload", f"{n} records take {used} bits, the block says {nbits}",
                           has_got=False)
-    return Codes(kinds, fixed, str_len, str_sym)
 
 
 def unpack(layout: Layout, payload: bytes, ids: np.ndarray, nbits: int, base_time: int) -> Columns:
