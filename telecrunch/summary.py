@@ -88,8 +88,13 @@ def _describe(s: dict[str, Any]) -> str:
                f"(mean {length['mean']:.1f})"
     if not s.get("count"):
         return "no values"
-    return (f"{s['count']:,} values in [{s['min']}, {s['max']}], mean {s['mean']:.6g}, "
-            f"std {s['std']:.6g}")
+    return (f"{s['count']:,} values in [{_number(s['min'])}, {_number(s['max'])}], "
+            f"mean {s['mean']:.6g}, std {s['std']:.6g}")
+
+
+def _number(value: float | int) -> str:
+    """Integers exactly; floats without binary noise (-1.740000000000002 -> -1.74)."""
+    return str(value) if isinstance(value, int) else f"{value:.12g}"
 
 
 def stats_line(stats: dict[str, Any]) -> str:
