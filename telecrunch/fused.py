@@ -55,8 +55,9 @@ from telecrunch.schema import (
 from telecrunch.stats import numeric_summary
 
 FUSED_SIGNALS = {"constant", "uniform", "normal", "lognormal", "bernoulli", "categorical",
-                 "sequence", "counter", "sine", "seasonal"}
+                 "sequence", "counter", "sine", "seasonal", "random_walk"}
 DAY_NS = 86_400_000_000_000
+PER_SOURCE_TABLE = 1 << 20  # up to this many sources, per-source draws come from a table
 
 
 def _lit(x: Any) -> str:
@@ -85,6 +86,19 @@ class _Kernel:
     hists: list[tuple[str, int]] = field(default_factory=list)  # (column, bins)
     precomputed: list[str] = field(default_factory=list)  # fixed columns made by reference
     strings: list[str] = field(default_factory=list)  # string columns made by reference
+    walks: list[FieldBase] = field(default_factory=list)  # random_walk fields (state rows)
+    sources: int = 1
+    constants: list[tuple] = field(default_factory=list)  # per-source draws: (dist, key spec)
+
+    def per_source(self, dist: str, *spec) -> str:
+        """A draw that depends only on the source (an offset, a phase): looked up in a table
+        made once per seed where sources are few enough, else drawn in place."""
+        if self.sources > PER_SOURCE_TABLE:
+            return f"{dist}(draw({self.key(*spec)}, np.uint64(src)))"
+        entry = (dist, spec)
+        if entry not in self.constants:
+            self.constants.append(entry)
+        return f"psrc[{self.constants.index(entry)}, src]"
 
     def key(self, *spec) -> str:
         if spec not in self.keys:
@@ -108,11 +122,21 @@ class _Kernel:
         return len(self.hists)
 
 
-def fusable(field: FieldBase) -> bool:
+def fusable(field: FieldBase, sources: int = 1) -> bool:
     """Whether the kernel makes this field itself (else it is precomputed)."""
     kind = field.signal.kind
     if kind not in FUSED_SIGNALS or isinstance(field, StringField):
         return False
+    if kind == "random_walk":
+        from telecrunch.signals import WalkPlan
+        from telecrunch.walk import WalkCache
+
+        if sources > WalkCache.MAX_SOURCES:  # its state is a row per source
+            return False
+        plan = WalkPlan.of(field, field.signal.params)
+        width = plan.hi - plan.lo
+        if not (width > 0 and math.isfinite(2.0 * width)):
+            return False  # the degenerate folds of walk.reflect
     if isinstance(field, IntField | TimestampField):
         span = (field.max - field.min) // getattr(field, "resolution", 1)
         if span >= 2**52 or not -2**62 < field.min < 2**62 or not -2**62 < field.max < 2**62:
@@ -274,6 +298,27 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
                 f"{ind}mo = pymod({_lit(float(np.round((start - f.min) / step)))} + tick, "
                 f"{_lit(float(span))})",
                 f"{ind}raw = {_lit(f.min)} + mo * {_lit(step)}"]
+    elif sig == "random_walk":
+        from telecrunch.signals import WalkPlan
+
+        plan = WalkPlan.of(f, p)
+        coef = plan.coef
+        w = len(k.walks)
+        k.walks.append(f)
+        width = plan.hi - plan.lo
+        # the common case, the source's block already made, inline: a call that passes the
+        # state arrays would cost reference counting on every record
+        out += [f"{ind}wb = seq // BLOCK",
+                f"{ind}if wblock[{w}, src] != wb:",
+                f"{ind}    walk_fill({k.key(*fkey, 'walk.tree')}, {k.key(*fkey, 'walk.steps')}, "
+                f"src, wb, {w}, wy0, wblock, wright, wrows, {_lit(coef.root_a)}, "
+                f"{_lit(coef.root_c)}, {k.const(f'TREEA_{name}', coef.tree_a)}, "
+                f"{k.const(f'TREEC_{name}', coef.tree_c)}, "
+                f"{k.const(f'BRIDGE_{name}', coef.bridge)}, {_lit(coef.phi)}, "
+                f"{_lit(coef.sigma)}, wpath)",
+                f"{ind}y = wrows[{w}, src, seq % BLOCK]",
+                f"{ind}raw = reflect_one({_lit(plan.mean)} + y, {_lit(plan.lo)}, {_lit(width)}, "
+                f"{_lit(2.0 * width)})"]
     elif sig == "sine":
         out += [f"{ind}turns = np.float64((ts - START) % {_lit(p.period)}) / {_lit(p.period)} + "
                 f"{_lit(p.phase)}",
@@ -285,8 +330,8 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         out.append(f"{ind}raw = {_lit(p.offset)} + {_lit(p.trend)} * (np.float64(ts - START) / "
                    f"{_lit(DAY_NS)})")
         if p.source_phase:
-            out.append(f"{ind}phase = {_lit(p.source_phase)} * unit(draw("
-                       f"{k.key(*fkey, 'seasonal.phase')}, np.uint64(src)))")
+            out.append(f"{ind}phase = {_lit(p.source_phase)} * "
+                       f"{k.per_source('unit', *fkey, 'seasonal.phase')}")
         else:
             out.append(f"{ind}phase = 0.0")
         for amplitude, period, offset in ((p.daily, DAY_NS, p.daily_phase),
@@ -303,11 +348,11 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
     variation = getattr(f, "per_source", None)
     if variation is not None and raw_float:
         if variation.scale:
-            out.append(f"{ind}raw = raw * (1.0 + {_lit(variation.scale)} * normal(draw("
-                       f"{k.key('per_source', name, 'scale')}, np.uint64(src))))")
+            out.append(f"{ind}raw = raw * (1.0 + {_lit(variation.scale)} * "
+                       f"{k.per_source('normal', 'per_source', name, 'scale')})")
         if variation.offset:
-            out.append(f"{ind}raw = raw + {_lit(variation.offset)} * normal(draw("
-                       f"{k.key('per_source', name, 'offset')}, np.uint64(src)))")
+            out.append(f"{ind}raw = raw + {_lit(variation.offset)} * "
+                       f"{k.per_source('normal', 'per_source', name, 'offset')}")
     if raw_float:
         _conform_code(k, f, "raw", out, ind)
 
@@ -430,7 +475,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     of its kind (independent iterations, so the CPU overlaps their dependency chains) and folds
     them into statistics; a last loop places every record's codes in the bit stream.
     """
-    k = _Kernel()
+    k = _Kernel(sources=schema.sources.count)
     src_spec = schema.sources
     clock = schema.time
     res = clock.resolution
@@ -494,7 +539,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 s = len(k.strings)
                 k.strings.append(f.name)
                 values.append(f"STRING{s}")
-            elif fusable(f):
+            elif fusable(f, count):
                 row = rows
                 rows += 1
                 body: list[str] = []
@@ -523,6 +568,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "from telecrunch.detmath import det_exp, det_sin_turns",
         "from telecrunch.fused import pymod",
         "from telecrunch.rng import below, draw, normal, unit",
+        "from telecrunch.walk import BLOCK, reflect_one, walk_fill",
         "",
         f"START = {clock.start}",
         *k.consts,
@@ -530,7 +576,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "",
         "@numba.njit(cache=True, nogil=True)",
         "def kernel(first_id, n, base_ticks, keys, out, stats, hist, pre_kind, pre_codes, "
-        "str_len, str_sym):",
+        "str_len, str_sym, wy0, wblock, wright, wrows, psrc):",
         *[f"    key{j} = keys[{j}]" for j in range(len(k.keys))],
         "    acc = np.uint64(0)",
         "    fill = 0",
@@ -549,6 +595,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         f"    cnt = np.zeros({nk}, np.int64)",
         f"    pos = np.zeros({nk}, np.int64)",
         f"    codes = np.empty(({max(rows, 1)}, {BATCH}), np.uint64)",
+        "    wpath = np.empty(BLOCK + 1, np.float64)",
     ]
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
@@ -624,6 +671,8 @@ class FusedBlocks:
         self._words = np.zeros(0, np.uint64)
         self._keys: dict[int, np.ndarray] = {}
         self._caches: dict[int, dict] = {}  # per seed: state of signals between blocks
+        self._walks: dict[int, Any] = {}  # per seed: state of the fused walks
+        self._tables: dict[int, np.ndarray] = {}  # per seed: per-source draws
 
     def keys(self, seed: int) -> np.ndarray:
         if seed not in self._keys:
@@ -661,8 +710,10 @@ class FusedBlocks:
         hist = np.zeros((len(self.spec.hists), max([b for _, b in self.spec.hists] or [1])),
                         np.int64)
         base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
+        state = self._walk_state(seed)
         nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, hist,
-                            pre_kind, pre_codes, str_len, str_sym)
+                            pre_kind, pre_codes, str_len, str_sym, state.y0, state.block,
+                            state.right, state.rows, self._per_source(seed))
         if nbits < 0:
             raise FormatError("time.bits", f"the block from ID {first_id} spans more ticks of "
                               f"{schema.time.resolution} ns than {schema.time.bits} bits hold; "
@@ -672,6 +723,43 @@ class FusedBlocks:
         words = self._words[: (nbits + 63) // 64].astype("<u8", copy=False)
         payload = memoryview(words.view(np.uint8))[: (nbits + 7) // 8]
         return payload, nbits, self._stats(first_id, n, stats, hist, extra)
+
+    def _per_source(self, seed: int) -> np.ndarray:
+        """The kernel's per-source draw tables for this seed (rows of spec.constants)."""
+        table = self._tables.get(seed)
+        if table is None:
+            sources = np.arange(self.schema.sources.count if self.spec.constants else 1,
+                                dtype=np.uint64)
+            rows = []
+            keys = dict(zip(self.spec.keys, self.keys(seed), strict=True))
+            for dist, spec in self.spec.constants:
+                draw = rng.normal_array if dist == "normal" else rng.uniform_array
+                rows.append(draw(self._key_of(seed, spec, keys), sources))
+            table = self._tables[seed] = np.stack(rows) if rows else np.zeros((1, 1))
+        return table
+
+    def _key_of(self, seed: int, spec: tuple, known: dict) -> np.uint64:
+        if spec in known:
+            return known[spec]
+        if spec[0] == "field":
+            return rng.stream_key(rng.stream_key(seed, "field", spec[1]), spec[2])
+        return rng.stream_key(rng.stream_key(seed, "per_source", spec[1]), spec[2])
+
+    def _walk_state(self, seed: int):
+        """Each walk field's per-source state for this seed (kept between blocks)."""
+        from telecrunch.signals import WalkPlan
+        from telecrunch.walk import WalkCache
+
+        state = self._walks.get(seed)
+        if state is None:
+            count = self.schema.sources.count if self.spec.walks else 1
+            everyone = np.arange(count, dtype=np.int64)
+            starts = [WalkPlan.of(f, f.signal.params).start(
+                f.signal.params, rng.stream_key(rng.stream_key(seed, "field", f.name),
+                                                "walk.start"), everyone)
+                      for f in self.spec.walks] or [np.zeros(count)]
+            state = self._walks[seed] = WalkCache(count, np.stack(starts), len(starts))
+        return state
 
     def _precompute(self, seed: int, first_id: int, n: int):
         """Kinds and non-fused fields by the reference path (empty arrays when not needed)."""

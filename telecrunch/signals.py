@@ -215,15 +215,34 @@ def sequence(field: FieldBase, p: SequenceParams, d: Draws) -> np.ndarray:
     return field.min + position * step
 
 
+@dataclass(frozen=True)
+class WalkPlan:
+    """What a random_walk field needs besides its draws: bounds, level and coefficients."""
+
+    lo: float
+    hi: float
+    mean: float
+    coef: walks.WalkCoefficients
+
+    @staticmethod
+    def of(field: FieldBase, p: RandomWalkParams) -> WalkPlan:
+        lo, hi = _bounds(field, p.min, p.max)
+        mean = (lo + hi) / 2 if p.mean is None else p.mean
+        return WalkPlan(lo, hi, mean, walks.coefficients(1.0 - p.reversion, p.step))
+
+    def start(self, p: RandomWalkParams, start_key: np.uint64, sources: np.ndarray) -> np.ndarray:
+        """Y(0) of each source: the given start, else uniform in the bounds per source."""
+        if p.start is not None:
+            return np.full(len(sources), p.start - self.mean)
+        u = rng.uniform_array(start_key, sources.astype(np.uint64))
+        return self.lo + u * (self.hi - self.lo) - self.mean
+
+
 def random_walk(field: FieldBase, p: RandomWalkParams, d: Draws) -> np.ndarray:
-    lo, hi = _bounds(field, p.min, p.max)
-    mean = (lo + hi) / 2 if p.mean is None else p.mean
-    coef = walks.coefficients(1.0 - p.reversion, p.step)
+    plan = WalkPlan.of(field, p)
 
     def y0(sources: np.ndarray) -> np.ndarray:
-        if p.start is not None:
-            return np.full(len(sources), p.start - mean)
-        return lo + d.per_source_uniform(sources, "walk.start") * (hi - lo) - mean
+        return plan.start(p, d.stream("walk.start"), sources)
 
     cache = None
     if d.caches is not None and d.clock_sources <= walks.WalkCache.MAX_SOURCES:
@@ -231,9 +250,9 @@ def random_walk(field: FieldBase, p: RandomWalkParams, d: Draws) -> np.ndarray:
         if cache is None:
             everyone = np.arange(d.clock_sources, dtype=np.int64)
             cache = d.caches[field.name] = walks.WalkCache(d.clock_sources, y0(everyone))
-    y = walks.walk(d.stream("walk.tree"), d.stream("walk.steps"), d.source, d.seq, y0, coef,
-                   cache)
-    return walks.reflect(mean + y, lo, hi)
+    y = walks.walk(d.stream("walk.tree"), d.stream("walk.steps"), d.source, d.seq, y0,
+                   plan.coef, cache)
+    return walks.reflect(plan.mean + y, plan.lo, plan.hi)
 
 
 def sine(field: FieldBase, p: SineParams, d: Draws) -> np.ndarray:

@@ -136,28 +136,44 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
 
 
 @numba.njit(cache=True, nogil=True)
+def walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, root_a,
+              root_c, tree_a, tree_c, bridge, phi, sigma, path):
+    """Make block ``b`` of source ``s`` of walk ``w`` into ``rows[w, s]``: from the cached
+    block's right end when it is the one before, else from the interval tree."""
+    ktree = subkey(tree_key, s)
+    if cached_block[w, s] == b - 1:
+        y_left = cached_right[w, s]
+    else:
+        y_left = _anchor(ktree, b, y0[w, s], root_a, root_c, tree_a, tree_c)
+    y_right = _anchor(ktree, b + 1, y0[w, s], root_a, root_c, tree_a, tree_c)
+    _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path, rows[w, s])
+    cached_block[w, s] = b
+    cached_right[w, s] = y_right
+
+
+@register_jitable
+def walk_at(tree_key, step_key, s, seq, w, y0, cached_block, cached_right, rows, root_a,
+            root_c, tree_a, tree_c, bridge, phi, sigma, path):
+    """Y at step ``seq`` of source ``s`` for walk ``w``, keeping each source's latest block in
+    ``rows[w, s]``: records of a source arrive in seq order, so each block is made once, and
+    its right end is the next block's left end."""
+    b = seq // BLOCK
+    if cached_block[w, s] != b:
+        walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, root_a,
+                  root_c, tree_a, tree_c, bridge, phi, sigma, path)
+    return rows[w, s, seq % BLOCK]
+
+
+@numba.njit(cache=True, nogil=True)
 def _walk_cached(tree_key, step_key, sources, seqs, y0, cached_block, cached_right, rows,
                  root_a, root_c, tree_a, tree_c, bridge, phi, sigma):
-    """Y at (source, seq) of each record, keeping each source's latest block in ``rows``:
-    records of a source arrive in seq order, so each block is made once, and its right end
-    is the next block's left end."""
+    """Y at (source, seq) of each record, through the cache of one walk (``walk_at``)."""
     out = np.empty(sources.shape[0], np.float64)
     path = np.empty(BLOCK + 1, np.float64)
     for i in range(sources.shape[0]):
-        s = sources[i]
-        b = seqs[i] // BLOCK
-        if cached_block[s] != b:
-            ktree = subkey(tree_key, s)
-            if cached_block[s] == b - 1:
-                y_left = cached_right[s]
-            else:
-                y_left = _anchor(ktree, b, y0[s], root_a, root_c, tree_a, tree_c)
-            y_right = _anchor(ktree, b + 1, y0[s], root_a, root_c, tree_a, tree_c)
-            _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path,
-                       rows[s])
-            cached_block[s] = b
-            cached_right[s] = y_right
-        out[i] = rows[s, seqs[i] % BLOCK]
+        out[i] = walk_at(tree_key, step_key, sources[i], seqs[i], 0, y0, cached_block,
+                         cached_right, rows, root_a, root_c, tree_a, tree_c, bridge, phi,
+                         sigma, path)
     return out
 
 
@@ -166,11 +182,12 @@ class WalkCache:
 
     MAX_SOURCES = 1 << 18  # 35 MB of rows; more sources take the uncached path
 
-    def __init__(self, sources: int, y0: np.ndarray):
-        self.y0 = np.ascontiguousarray(y0, dtype=np.float64)
-        self.block = np.full(sources, -2, np.int64)
-        self.right = np.zeros(sources, np.float64)
-        self.rows = np.zeros((sources, BLOCK), np.float64)
+    def __init__(self, sources: int, y0: np.ndarray, walks: int = 1):
+        """State of ``walks`` walks (rows w of each array), each started at ``y0[w]``."""
+        self.y0 = np.ascontiguousarray(np.reshape(y0, (walks, sources)), dtype=np.float64)
+        self.block = np.full((walks, sources), -2, np.int64)
+        self.right = np.zeros((walks, sources), np.float64)
+        self.rows = np.zeros((walks, sources, BLOCK), np.float64)
 
 
 def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.ndarray,
@@ -214,14 +231,20 @@ def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return _reflect_finite(np.ascontiguousarray(x, dtype=np.float64), lo, width, period)
 
 
+@register_jitable
+def reflect_one(x, lo, width, period):
+    """One value folded into [lo, lo + width] (finite period)."""
+    t = x - lo
+    t = t - np.floor(t / period) * period
+    if t > width:
+        t = period - t
+    return lo + min(max(t, 0.0), width)
+
+
 @numba.njit(cache=True, nogil=True)
 def _reflect_finite(x, lo, width, period):
     """The folding of ``reflect`` in one pass (the same operations, record by record)."""
     out = np.empty(x.shape[0], np.float64)
     for i in range(x.shape[0]):
-        t = x[i] - lo
-        t = t - np.floor(t / period) * period
-        if t > width:
-            t = period - t
-        out[i] = lo + min(max(t, 0.0), width)
+        out[i] = reflect_one(x[i], lo, width, period)
     return out

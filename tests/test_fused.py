@@ -58,12 +58,14 @@ def test_fused_blocks_equal_the_reference_path(path, first, n):
     assert_same_stats(stats, block_stats(generate_columns(schema, 5, first, first + n)))
 
 
-def test_walks_text_and_derived_fields_are_precomputed_by_the_reference_path():
+def test_text_is_precomputed_by_the_reference_path_and_walks_are_fused():
     schema = telecrunch.load_schema(DEMO_SCHEMA)
     fast = FusedBlocks(schema)
-    assert "temperature" in fast.spec.precomputed  # random walk
+    assert [f.name for f in fast.spec.walks] == ["temperature"]  # random walk, fused
     assert set(fast.spec.strings) == {"message", "firmware"}
-    assert not fusable(schema.fields["temperature"])
+    assert fusable(schema.fields["temperature"], 50)
+    assert not fusable(schema.fields["temperature"], 10**7)  # too many sources for its state
+    assert not fusable(schema.fields["message"])
     assert fusable(schema.fields["voltage"])
 
 
@@ -210,4 +212,4 @@ def test_walk_state_kept_between_blocks_gives_the_same_bytes():
     for first, n in [(0, 700), (700, 1300), (2000, 4000), (6000, 50), (100, 900), (6050, 3000)]:
         got, _ = fused_block(fast, 9, first, n)
         assert got == reference_block(schema, 9, first, n), (first, n)
-    assert "temperature" in fast._caches[9]
+    assert fast._walks[9].block.max() >= 0  # the walk's state was used
