@@ -84,9 +84,10 @@ def test_a_block_spanning_more_time_than_its_bits_is_an_error():
 
 
 NUMERIC_SIGNALS = {
-    "int": ["uniform", "normal", "sequence", "counter", "sine", "lognormal", "constant"],
+    "int": ["uniform", "normal", "sequence", "counter", "sine", "lognormal", "constant",
+            "random_walk"],
     "float": ["uniform", "normal", "sequence", "counter", "sine", "seasonal", "lognormal",
-              "constant"],
+              "constant", "random_walk"],
 }
 
 
@@ -160,6 +161,9 @@ def _signal(draw, sig, lo, hi, res):
                 "trend": res, "noise": res, "source_phase": 0.1}
     if sig == "constant":
         return {"kind": "constant", "value": lo}
+    if sig == "random_walk":
+        return {"kind": "random_walk", "step": max((hi - lo) / 50, res),
+                "reversion": draw(st.sampled_from([0.0, 0.01]))}
     return {"kind": "uniform"}
 
 
