@@ -30,7 +30,7 @@ WORKER_MALLOC = {
     "OPENBLAS_NUM_THREADS": 1,
 }
 
-SPEC_KINDS = ("local", "threads", "address", "cuda", "slurm", "pbs", "kubernetes")
+SPEC_KINDS = ("local", "threads", "address", "slurm", "pbs", "kubernetes")
 # Cluster managers from other packages: kind -> (module, class, what to install).
 EXTERNAL = {
     "slurm": ("dask_jobqueue", "SLURMCluster", "dask-jobqueue"),
@@ -102,12 +102,6 @@ def open_runner(spec: str = "local", workers: int | None = None) -> Iterator[Any
         workers = doc.get("workers", workers)
         if kind == "address":
             with _connect(str(doc.get("address", ""))) as runner:
-                yield runner
-            return
-        if kind == "cuda":
-            from telecrunch.gpu import open_cuda_runner  # the GPU extra
-
-            with open_cuda_runner(doc) as runner:
                 yield runner
             return
         if kind in EXTERNAL:
