@@ -42,8 +42,9 @@ def main(argv: list[str] | None = None) -> None:
         where = f"{exc.ctx.command_path}: " if exc.ctx else ""
         click.echo(f"error: {where}{exc.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except click.Abort:
-        click.echo("error: aborted", err=True)
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("interrupted: finished shards are kept; rerun with --resume to go on",
+                   err=True)
         sys.exit(130)
     except click.ClickException as exc:
         click.echo(f"error: {exc.format_message()}", err=True)

@@ -23,7 +23,7 @@ import orjson
 
 from telecrunch import __version__
 from telecrunch.cluster import open_runner
-from telecrunch.errors import DatasetError, FormatError
+from telecrunch.errors import DatasetError, FormatError, TeleCrunchError
 from telecrunch.job import Job
 from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
 from telecrunch.plan import ShardPlan, plan_shards
@@ -121,6 +121,15 @@ def _receipts(fs: Any, root: str, token: str) -> dict[int, dict]:
     return known
 
 
+def _forget_run(fs: Any, root: str, existed: bool) -> None:
+    """Remove what a run that made nothing left in a folder it found empty (or absent)."""
+    if not existed:
+        fs.rm(root, recursive=True)
+        return
+    for path in fs.ls(root, detail=False):
+        fs.rm(path, recursive=True)
+
+
 def _remove_temporaries(fs: Any, root: str) -> None:
     """Temporary files of a killed run: never part of a dataset."""
     for path in fs.find(root):
@@ -145,19 +154,26 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
     entries: dict[int, ShardEntry] = {}
     made = 0
     with open_runner(cluster or job.spec.cluster, workers or job.spec.workers) as runner:
+        existed = fs.exists(root)
+        fresh = not existed or not fs.ls(root, detail=False)
         known = prepare(job, resume)  # once the cluster is up: a failed start leaves no trace
-        files = prepare_formats(job, payload["options"])
-        started = time.perf_counter()
-        calls = [(f"telecrunch-shard-{token}-{s.index}", (payload, s, known.get(s.index)))
-                 for s in shards]
-        if on_start is not None:
-            on_start(runner, shards)
-        for doc, reused in runner.run(make_shard, calls):
-            entry = ShardEntry.from_dict(doc)
-            entries[entry.index] = entry
-            made += not reused
-            if on_shard is not None:
-                on_shard(entry, reused)
+        try:
+            files = prepare_formats(job, payload["options"])
+            started = time.perf_counter()
+            calls = [(f"telecrunch-shard-{token}-{s.index}", (payload, s, known.get(s.index)))
+                     for s in shards]
+            if on_start is not None:
+                on_start(runner, shards)
+            for doc, reused in runner.run(make_shard, calls):
+                entry = ShardEntry.from_dict(doc)
+                entries[entry.index] = entry
+                made += not reused
+                if on_shard is not None:
+                    on_shard(entry, reused)
+        except TeleCrunchError:
+            if fresh and not entries:
+                _forget_run(fs, root, existed)  # bad input, nothing made: leave it as it was
+            raise
     wall = time.perf_counter() - started
     ordered = tuple(entries[s.index] for s in shards)
     stats = empty_stats(job.schema)

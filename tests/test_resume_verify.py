@@ -196,3 +196,15 @@ def test_deep_verify_catches_a_consistent_but_wrong_manifest(damaged):
     deep = run_cli("verify", damaged, "--deep")
     assert deep.returncode == 3
     assert "differ from a fresh generation" in deep.stdout
+
+
+def test_a_run_that_fails_on_bad_input_leaves_no_trace(tmp_path):
+    schema = tmp_path / "narrow.yaml"
+    schema.write_text(DEMO_SCHEMA.read_text().replace("bits: 32", "bits: 12"))
+    out = tmp_path / "ds"
+    result = run_cli("generate", schema, "-n", 100_000, "-o", out, "--cluster", "sync")
+    assert result.returncode == 2
+    assert "time.bits" in result.stderr
+    assert not out.exists()  # so the fixed schema can run into the same folder
+    fixed = run_cli("generate", DEMO_SCHEMA, "-n", 1000, "-o", out, "--cluster", "sync", "-q")
+    assert fixed.returncode == 0, fixed.stderr
