@@ -125,3 +125,11 @@ def test_verify_of_a_folder_without_manifest_reports_damage(tmp_path):
     result = run_cli("verify", tmp_path)
     assert result.returncode == 3
     assert "manifest.json: missing" in result.stdout
+
+
+@pytest.mark.parametrize("job", ["fleet.yaml", "reference.yaml"])
+def test_shipped_job_files_run(tmp_path, job):
+    result = run_cli("run", ROOT / "jobs" / job, "--out", tmp_path / "ds", "--records", 3000,
+                     "--cluster", "sync", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert run_cli("verify", tmp_path / "ds").returncode == 0
