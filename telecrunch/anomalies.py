@@ -54,9 +54,9 @@ class Hits:
 
 
 @numba.njit(cache=True)
-def _poisson(u, lam):
-    """Inverse-CDF Poisson draw, truncated at MAX_WINDOWS."""
-    p = det_exp(-lam)
+def _poisson(u, lam, p0):
+    """Inverse-CDF Poisson draw, truncated at MAX_WINDOWS; ``p0`` is det_exp(-lam)."""
+    p = p0
     cdf = p
     k = 0
     while u >= cdf and k < MAX_WINDOWS:
@@ -67,10 +67,10 @@ def _poisson(u, lam):
 
 
 @register_jitable
-def _epoch_windows(skey, ep, lam):
+def _epoch_windows(skey, ep, lam, p0):
     """(key, number of windows) of epoch ``ep`` of a source."""
     ekey = subkey(skey, ep)
-    return ekey, _poisson(unit(draw(ekey, 0)), lam)
+    return ekey, _poisson(unit(draw(ekey, 0)), lam, p0)
 
 
 @register_jitable
@@ -82,6 +82,7 @@ def _window(ekey, j, ep, epoch, dmin, dmax):
 
 @numba.njit(cache=True)
 def _locate(key, sources, seqs, eligible, epoch, lam, dmin, dmax, catch_up):
+    p0 = det_exp(-lam)  # once, not per record
     n = sources.shape[0]
     hit = np.zeros(n, np.bool_)
     offset = np.zeros(n, np.int64)
@@ -93,7 +94,7 @@ def _locate(key, sources, seqs, eligible, epoch, lam, dmin, dmax, catch_up):
         skey = subkey(key, sources[i])
         e = seqs[i] // epoch
         for ep in range(max(e - 1, 0), e + 1):
-            ekey, count = _epoch_windows(skey, ep, lam)
+            ekey, count = _epoch_windows(skey, ep, lam, p0)
             for j in range(1, count + 1):
                 start, dur = _window(ekey, j, ep, epoch, dmin, dmax)
                 reach = dur * catch_up
@@ -109,6 +110,7 @@ def _locate(key, sources, seqs, eligible, epoch, lam, dmin, dmax, catch_up):
 def _dropout_shift(key, sources, seqs, eligible, epoch, lam, dmin, dmax, interval, res):
     """Per record: the timestamp shift of the dropout windows covering it, summed (windows of
     one spec may overlap), and whether a window starts at it."""
+    p0 = det_exp(-lam)  # once, not per record
     n = sources.shape[0]
     shift = np.zeros(n, np.int64)
     first = np.zeros(n, np.bool_)
@@ -118,7 +120,7 @@ def _dropout_shift(key, sources, seqs, eligible, epoch, lam, dmin, dmax, interva
         skey = subkey(key, sources[i])
         e = seqs[i] // epoch
         for ep in range(max(e - 1, 0), e + 1):
-            ekey, count = _epoch_windows(skey, ep, lam)
+            ekey, count = _epoch_windows(skey, ep, lam, p0)
             for j in range(1, count + 1):
                 start, dur = _window(ekey, j, ep, epoch, dmin, dmax)
                 reach = dur * DROPOUT_CATCH_UP

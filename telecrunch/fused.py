@@ -305,7 +305,7 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         coef = plan.coef
         w = len(k.walks)
         k.walks.append(f)
-        width = plan.hi - plan.lo
+        width = float(plan.hi - plan.lo)  # as walk.reflect: int bounds rounded once
         # the common case, the source's block already made, inline: a call that passes the
         # state arrays would cost reference counting on every record
         out += [f"{ind}wb = seq // BLOCK",
@@ -317,8 +317,8 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
                 f"{k.const(f'BRIDGE_{name}', coef.bridge)}, {_lit(coef.phi)}, "
                 f"{_lit(coef.sigma)}, wpath)",
                 f"{ind}y = wrows[{w}, src, seq % BLOCK]",
-                f"{ind}raw = reflect_one({_lit(plan.mean)} + y, {_lit(plan.lo)}, {_lit(width)}, "
-                f"{_lit(2.0 * width)})"]
+                f"{ind}raw = reflect_one({_lit(plan.mean)} + y, {_lit(float(plan.lo))}, "
+                f"{_lit(width)}, {_lit(2.0 * width)})"]
     elif sig == "sine":
         out += [f"{ind}turns = np.float64((ts - START) % {_lit(p.period)}) / {_lit(p.period)} + "
                 f"{_lit(p.phase)}",

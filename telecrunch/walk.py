@@ -219,7 +219,8 @@ def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.n
 
 def reflect(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Fold values into [lo, hi] as if the walk bounced off both bounds."""
-    width = hi - lo
+    width = float(hi - lo)  # int bounds: their exact difference, rounded once
+    lo = float(lo)
     if width <= 0:
         return np.full_like(x, lo)
     period = 2.0 * width

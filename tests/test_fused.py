@@ -217,3 +217,15 @@ def test_walk_state_kept_between_blocks_gives_the_same_bytes():
         got, _ = fused_block(fast, 9, first, n)
         assert got == reference_block(schema, 9, first, n), (first, n)
     assert fast._walks[9].block.max() >= 0  # the walk's state was used
+
+
+def test_walks_on_full_range_int_fields():
+    """Integer bounds too wide for int64 differences (a regression: the fold overflowed)."""
+    doc = {"name": "wide", "time": {"bits": 48}, "kinds": {"update": {"fields": {
+        "w": {"type": "int", "min": -1, "max": 2**63 - 1,
+              "signal": {"kind": "random_walk", "step": 1e12}},
+        "z": {"type": "int", "min": -5, "max": 5,
+              "signal": {"kind": "random_walk", "step": 0.0}}}}}}
+    schema = telecrunch.load_schema(doc)
+    got, _ = fused_block(FusedBlocks(schema), 0, 0, 3000)
+    assert got == reference_block(schema, 0, 0, 3000)
