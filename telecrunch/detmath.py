@@ -110,31 +110,21 @@ def _cos_poly(x: float) -> float:
 
 @register_jitable
 def det_sin_turns(t: float) -> float:
-    """sin(2 pi t): the argument is in turns, so reduction is an exact floor."""
-    sign = 1.0
-    if t < 0.0:  # sin is odd; t - floor(t) is exact only for t >= 0
-        t = -t
-        sign = -1.0
+    """sin(2 pi t): the argument is in turns, so reduction is an exact floor.
+
+    Both polynomials are evaluated and one is selected: the octant is data, and a branch on
+    it mispredicts often enough to cost more than the second polynomial."""
+    sign = -1.0 if t < 0.0 else 1.0  # sin is odd; t - floor(t) is exact only for t >= 0
+    t = -t if t < 0.0 else t  # (not abs: -0.0 keeps its sign, as before)
     f = t - math.floor(t)  # [0, 1), exactly
     octant = math.floor(f * 8.0)
     r = f - octant * 0.125  # [0, 1/8): exact
     o = int(octant)
-    if o == 0:
-        v = _sin_poly(r * TWO_PI)
-    elif o == 1:
-        v = _cos_poly((0.125 - r) * TWO_PI)
-    elif o == 2:
-        v = _cos_poly(r * TWO_PI)
-    elif o == 3:
-        v = _sin_poly((0.125 - r) * TWO_PI)
-    elif o == 4:
-        v = -_sin_poly(r * TWO_PI)
-    elif o == 5:
-        v = -_cos_poly((0.125 - r) * TWO_PI)
-    elif o == 6:
-        v = -_cos_poly(r * TWO_PI)
-    else:
-        v = -_sin_poly((0.125 - r) * TWO_PI)
+    x = ((0.125 - r) if o & 1 else r) * TWO_PI  # odd octants mirror: pi/4 - x
+    s = _sin_poly(x)
+    c = _cos_poly(x)
+    v = c if (o + 1) & 2 else s  # octants 1, 2, 5, 6 take the cosine
+    v = -v if o >= 4 else v
     return sign * v
 
 

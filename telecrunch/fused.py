@@ -5,8 +5,10 @@ per field. For a schema it can, this module writes the source of a kernel specia
 schema's layout (widths, ranges, weights are literals), compiles it once with numba (cached on
 disk by the source's hash, so each worker process loads it in milliseconds), and runs it per
 block: each record's kind, timestamp and fields are drawn from the same counter-based streams
-with the same floating-point operations in the same order as the reference, then placed in the
-bit stream and folded into running statistics, in one pass over a reused buffer.
+with the same floating-point operations in the same order as the reference, then folded into
+statistics and placed in the bit stream, batch by batch of 256 records in cache-resident
+columns (one loop per field, so the compiler vectorizes what it can and the CPU overlaps the
+rest), written into a reused buffer.
 
 Fields whose signals need more than one record (walks, regimes), text, or derived fields are
 made by the reference path for the block and handed to the kernel as precomputed codes, so a
@@ -58,6 +60,8 @@ FUSED_SIGNALS = {"constant", "uniform", "normal", "lognormal", "bernoulli", "cat
                  "sequence", "counter", "sine", "seasonal", "random_walk"}
 DAY_NS = 86_400_000_000_000
 PER_SOURCE_TABLE = 1 << 20  # up to this many sources, per-source draws come from a table
+BATCH = 256  # records per batch: its columns of codes stay in the first-level cache
+HIST_UNROLLED = 8  # enums up to this many values are drawn and tallied with compares (vectorizable)
 
 
 def _lit(x: Any) -> str:
@@ -224,11 +228,14 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         cdf = np.cumsum(w)
         cdf = cdf / cdf[-1]
         table = k.const(f"CDF_{name}", cdf)
-        out += [f"{ind}u = unit(draw({k.key(*fkey, 'uniform')}, rid))",
-                f"{ind}j = 0",
-                f"{ind}while j < {len(cdf)} and {table}[j] <= u:",
-                f"{ind}    j += 1",
-                f"{ind}c = np.uint64(min(j, {len(f.values) - 1}))"]
+        out.append(f"{ind}u = unit(draw({k.key(*fkey, 'uniform')}, rid))")
+        if len(cdf) <= HIST_UNROLLED:  # the CDF rises: entries <= u = first entry > u
+            out.append(f"{ind}j = " + " + ".join(f"np.int64({_lit(e)} <= u)" for e in cdf))
+        else:
+            out += [f"{ind}j = 0",
+                    f"{ind}while j < {len(cdf)} and {table}[j] <= u:",
+                    f"{ind}    j += 1"]
+        out.append(f"{ind}c = np.uint64(min(j, {len(f.values) - 1}))")
         raw_float = False
     elif sig == "uniform" and isinstance(f, IntField | TimestampField):
         step = getattr(f, "resolution", 1)
@@ -311,7 +318,7 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         out += [f"{ind}wb = seq // BLOCK",
                 f"{ind}if wblock[{w}, src] != wb:",
                 f"{ind}    walk_fill({k.key(*fkey, 'walk.tree')}, {k.key(*fkey, 'walk.steps')}, "
-                f"src, wb, {w}, wy0, wblock, wright, wrows, {_lit(coef.root_a)}, "
+                f"src, wb, {w}, wy0, wblock, wright, wrows, wbounds, wtrail, {_lit(coef.root_a)}, "
                 f"{_lit(coef.root_c)}, {k.const(f'TREEA_{name}', coef.tree_a)}, "
                 f"{k.const(f'TREEC_{name}', coef.tree_c)}, "
                 f"{k.const(f'BRIDGE_{name}', coef.bridge)}, {_lit(coef.phi)}, "
@@ -375,17 +382,18 @@ def _float_scale(f: FloatField) -> float:
     return _pow2_at_least(max(abs(f.min), abs(f.max)))
 
 
-def _fold(j: int, x: str, first: str, ind: str) -> list[str]:
-    """min and max of x; sum and sum of squares of x minus the batch's first x (integers when
-    exact), merged per batch with Chan's formula: no cancellation however far from zero."""
-    return [f"{ind}x{j} = {x}",
-            f"{ind}if {first}:",
-            f"{ind}    kb{j} = x{j}",
-            f"{ind}d{j} = x{j} - kb{j}",
-            f"{ind}lo{j} = min(lo{j}, x{j})",
-            f"{ind}hi{j} = max(hi{j}, x{j})",
-            f"{ind}s{j} += d{j}",
-            f"{ind}q{j} += d{j} * d{j}"]
+def _fold(j: int, x: str, first: str | None, ind: str) -> list[str]:
+    """min and max of x; sum and sum of squares of x minus a batch's value ``kb`` (integers
+    when exact), merged per batch with Chan's formula: no cancellation however far from zero.
+    ``kb`` is the first x (``first``: the condition naming it), else set before the loop."""
+    lines = [f"{ind}x{j} = {x}"]
+    if first is not None:
+        lines += [f"{ind}if {first}:", f"{ind}    kb{j} = x{j}"]
+    return lines + [f"{ind}d{j} = x{j} - kb{j}",
+                    f"{ind}lo{j} = min(lo{j}, x{j})",
+                    f"{ind}hi{j} = max(hi{j}, x{j})",
+                    f"{ind}s{j} += d{j}",
+                    f"{ind}q{j} += d{j} * d{j}"]
 
 
 def _reset(k: _Kernel, j: int, ind: str) -> list[str]:
@@ -429,29 +437,36 @@ def _put(width: int, value: str, ind: str) -> list[str]:
             f"{ind}    fill -= 64"]
 
 
-def _place_record(klayout, values: list[str], ind: str) -> list[str]:
-    """Statements appending one record's slots to the bit stream.
+def _frame_words(klayout, values: list[str]) -> list[str] | None:
+    """Expressions of a record's frame as 64-bit words (None when it holds strings, whose
+    offsets vary): fixed offsets, so its slots are combined with constant shifts."""
+    if any(slot.is_string for slot in klayout.slots):
+        return None
+    parts: list[list[str]] = [[] for _ in range((klayout.fixed_bits + 63) // 64)]
+    offset = 0
+    for slot, value in zip(klayout.slots, values, strict=True):
+        if slot.width:
+            w, shift = divmod(offset, 64)
+            parts[w].append(f"(np.uint64({value}) << np.uint64({shift}))" if shift else
+                            f"np.uint64({value})")
+            if shift + slot.width > 64:
+                parts[w + 1].append(f"(np.uint64({value}) >> np.uint64({64 - shift}))")
+        offset += slot.width
+    return [" | ".join(terms) or "np.uint64(0)" for terms in parts]
 
-    A frame without strings has fixed offsets: its bits are assembled in 64-bit words with
-    constant shifts and appended a word at a time. With strings, slot by slot.
-    """
-    lines = []
-    if not any(slot.is_string for slot in klayout.slots):
+
+def _place_record(klayout, values: list[str], ind: str,
+                  words: list[str] | None = None) -> list[str]:
+    """Statements appending one record's slots to the bit stream: a word at a time when its
+    frame has fixed offsets (``words``: their expressions, default from ``_frame_words``),
+    else slot by slot."""
+    words = words or _frame_words(klayout, values)
+    if words is not None:
         total = klayout.fixed_bits
-        nwords = (total + 63) // 64
-        parts: list[list[str]] = [[] for _ in range(nwords)]
-        offset = 0
-        for slot, value in zip(klayout.slots, values, strict=True):
-            if slot.width:
-                w, shift = divmod(offset, 64)
-                parts[w].append(f"(np.uint64({value}) << np.uint64({shift}))" if shift else
-                                f"np.uint64({value})")
-                if shift + slot.width > 64:
-                    parts[w + 1].append(f"(np.uint64({value}) >> np.uint64({64 - shift}))")
-            offset += slot.width
-        for w, terms in enumerate(parts):
-            lines += _put(min(64, total - 64 * w), " | ".join(terms) or "np.uint64(0)", ind)
+        lines = [line for w, word in enumerate(words)
+                 for line in _put(min(64, total - 64 * w), word, ind)]
         return lines or [f"{ind}pass"]
+    lines = []
     for slot, value in zip(klayout.slots, values, strict=True):
         if slot.is_string:
             s = value.removeprefix("STRING")
@@ -464,16 +479,81 @@ def _place_record(klayout, values: list[str], ind: str) -> list[str]:
     return lines
 
 
-BATCH = 256  # records per batch: each field's loop over a batch pipelines across records
+
+
+def _dense_kind(schema: Schema) -> int | None:
+    """The kind whose fields are made for every record of a batch, then masked: contiguous
+    loops the compiler vectorizes beat gathering the kind's records once it holds at least
+    half of them. The others are made for their own records only."""
+    if len(schema.kinds) == 1:
+        return 0
+    top = max(schema.kinds, key=lambda kd: kd.rate)
+    return top.code if top.rate >= 0.5 else None
+
+
+def _batch_stats(k: _Kernel, f: FieldBase, kind: int, row: int, ind: str) -> list[str]:
+    """A loop folding a dense field's codes (``codes[row]``; ``xs[row]`` for binary floats)
+    into its statistics. Records of other kinds hold a copy of the first record of ``kind``
+    (``f0``): they add nothing to the sums around it nor to min and max, so the loop needs no
+    mask; the tallies of enums and bools take them back out (``others`` of them)."""
+    i2 = ind + "    "
+    loop = [f"{ind}for r in range(m):", f"{i2}ru = np.uint64(r)"]
+    if isinstance(f, BoolField):
+        h = k.hist(f.name, 2)
+        return [f"{ind}t1 = np.int64(0)", *loop, f"{i2}t1 += np.int64(codes[{row}, ru])",
+                f"{ind}t1 -= others * np.int64(codes[{row}, f0])",
+                f"{ind}hist[{h}, 1] += t1", f"{ind}hist[{h}, 0] += cnt[{kind}] - t1"]
+    if isinstance(f, EnumField):
+        bins = len(f.values)
+        h = k.hist(f.name, bins)
+        if bins > HIST_UNROLLED:
+            lines = loop + [f"{i2}hist[{h}, np.int64(codes[{row}, ru])] += 1"]
+        else:
+            lines = [f"{ind}t{v} = np.int64(0)" for v in range(bins)] + loop + \
+                [f"{i2}c = codes[{row}, ru]"] + \
+                [f"{i2}t{v} += np.int64(c == np.uint64({v}))" for v in range(bins)] + \
+                [f"{ind}hist[{h}, {v}] += t{v}" for v in range(bins)]
+        return lines + [f"{ind}hist[{h}, np.int64(codes[{row}, f0])] -= others"]
+    if isinstance(f, FloatField) and f.encoding != "quantized":  # scaled: squares stay finite
+        j = k.slot(f.name, f, kind, False)
+        value = f"xs[{row}, ru] * {_lit(1.0 / _float_scale(f))}"
+    else:
+        integer = f.width <= 24
+        j = k.slot(f.name, f, kind, integer)
+        value = f"np.int64(codes[{row}, ru])"
+        if not integer:  # typed here: kb, set before the loop, takes the type of its value
+            value = f"np.float64({value})"
+    return _reset(k, j, ind) + [f"{ind}ru = np.uint64(f0)", f"{ind}kb{j} = {value}"] + \
+        loop + _fold(j, value, None, i2) + _merge(j, f"cnt[{kind}]", ind)
+
+
+def _dense_fold(dense: int | None, schema: Schema, copies: list[str],
+                stats: list[str]) -> list[str]:
+    """The dense kind's statistics, after its records' codes are copied over the others'."""
+    if not stats:
+        return []
+    i8, i12, i16 = " " * 8, " " * 12, " " * 16
+    lines = [f"{i8}if cnt[{dense}] > 0:", f"{i12}f0 = np.uint64(0)",
+             f"{i12}others = m - cnt[{dense}]"]
+    if len(schema.kinds) > 1:
+        lines += [f"{i12}while kind_b[f0] != {dense}:", f"{i16}f0 += np.uint64(1)"]
+        for kd in schema.kinds:
+            if kd.code != dense:
+                lines += [f"{i12}for t in range(cnt[{kd.code}]):",
+                          f"{i16}ru = np.uint64(idx[{kd.code}, np.uint64(t)])",
+                          *[f"{i16}{line}" for line in copies]]
+    return lines + stats
 
 
 def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     """The kernel module's source for a schema.
 
-    Per batch of records: a first loop draws each record's kind and timestamp and lists the
-    records of each kind; then one loop per field computes that field's codes for the records
-    of its kind (independent iterations, so the CPU overlaps their dependency chains) and folds
-    them into statistics; a last loop places every record's codes in the bit stream.
+    Per batch of records: a first loop draws each record's kind and timestamp; then one loop
+    per field computes that field's codes (independent iterations, which the compiler
+    vectorizes or the CPU overlaps) and a second folds them into statistics; a last loop
+    places every record's codes in the bit stream. The fields of the most common kind are made
+    for every record of the batch (see ``_dense_kind``); those of the others for the records
+    of their kind, listed as the kinds are drawn.
     """
     k = _Kernel(sources=schema.sources.count)
     src_spec = schema.sources
@@ -482,6 +562,8 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     it = clock.interval // res
     count = src_spec.count
     multi = len(schema.kinds) > 1
+    dense = _dense_kind(schema)
+    limit = 1 << clock.bits
     i8, i12, i16 = " " * 8, " " * 12, " " * 16
     # unsigned indexes: numba adds negative-index handling to every signed one
     head: list[str] = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
@@ -501,36 +583,64 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     elif fused_kinds:
         head += [f"{i12}u = unit(draw({k.key('kind')}, rid))", f"{i12}kind = 0",
                  f"{i12}edge = 0.0"]
-        for kd in schema.kinds[1:]:
+        for kd in schema.kinds[1:]:  # selects, not branches: the loop stays vectorizable
             head += [f"{i12}low = edge", f"{i12}edge = edge + {_lit(kd.rate)}",
-                     f"{i12}if u >= low and u < edge:", f"{i12}    kind = {kd.code}"]
+                     f"{i12}kind = {kd.code} if (u >= low) & (u < edge) else kind"]
     else:
         head.append(f"{i12}kind = np.int64(pre_kind[i])")
-    head += [f"{i12}idx[kind, np.uint64(cnt[kind])] = r", f"{i12}cnt[kind] += 1",
-             f"{i12}ticks = seq * {it} + (src * {it}) // {count}"]
+    # unsigned division (both sides are >= 0): numba's signed // adds floor corrections
+    head.append(f"{i12}ticks = seq * {it} + np.int64(np.uint64(src * {it}) // {_u64(count)})")
     if clock.jitter:
         head.append(f"{i12}ticks += np.int64(below(draw({k.key('jitter')}, rid), "
                     f"{_u64(clock.jitter // res + 1)}))")
     head += [f"{i12}delta = ticks - base_ticks",
-             f"{i12}if delta < 0 or delta >= {1 << clock.bits}:",
-             f"{i12}    return -1 - i",
-             f"{i12}rid_b[ru] = rid", f"{i12}src_b[ru] = src", f"{i12}seq_b[ru] = seq",
+             f"{i12}bad = bad | (delta < 0) | (delta >= {limit})",
+             f"{i12}src_b[ru] = src", f"{i12}seq_b[ru] = seq",
              f"{i12}kind_b[ru] = kind", f"{i12}delta_b[ru] = delta",
              f"{i12}ts_b[ru] = START + ticks * {res}"]
-    head += _fold(k.slot(clock.field, None, None, False), "np.float64(delta)", "r == 0", i12)
-    head += _fold(k.slot(src_spec.field, None, None, src_spec.width <= 24), "src", "r == 0",
-                  i12)
-    head_slots = [len(k.slots) - 2, len(k.slots) - 1]
+    checks = [f"{i8}if bad:  # the first record out of range names the error",
+              f"{i12}for r in range(m):",
+              f"{i16}if delta_b[np.uint64(r)] < 0 or delta_b[np.uint64(r)] >= {limit}:",
+              f"{i16}    return -1 - (b0 + r)"]
+    if not multi:
+        listing = [f"{i8}cnt[0] = m"]
+    else:
+        listing = [f"{i8}cnt[:] = 0",
+                   f"{i8}for r in range(m):",
+                   f"{i12}kind = kind_b[np.uint64(r)]"]
+        body = [f"idx[kind, np.uint64(cnt[kind])] = r", "cnt[kind] += 1"]
+        if dense is None:
+            listing += [f"{i12}{line}" for line in body]
+        else:
+            listing += [f"{i12}if kind != {dense}:", *[f"{i16}{line}" for line in body],
+                        f"{i8}cnt[{dense}] = m - cnt.sum()"]
+    fixed: list[str] = []  # statistics of the time and source columns
+    for column, value, integer in ((clock.field, "np.float64(delta_b[ru])", False),
+                                   (src_spec.field, "src_b[ru]" if src_spec.width <= 24
+                                    else "np.float64(src_b[ru])", src_spec.width <= 24)):
+        j = k.slot(column, None, None, integer)
+        fixed += _reset(k, j, i8) + [f"{i8}ru = np.uint64(0)", f"{i8}kb{j} = {value}",
+                                     f"{i8}for r in range(m):", f"{i12}ru = np.uint64(r)",
+                                     *_fold(j, value, None, i12), *_merge(j, "m", i8)]
 
-    loops: list[str] = []  # one loop per fused field
+    loops: list[str] = []  # per field of a gathered kind: a loop making codes and stats
+    dense_loops: list[str] = []  # per field of the dense kind: a loop making its codes,
+    dense_stats: list[str] = []  # and one folding them into statistics
+    copies: list[str] = []  # statements giving record ``ru`` the codes of record f0
     placing: list[str] = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
-                          f"{i12}kind = kind_b[ru]", f"{i12}tu = np.uint64(pos[kind])",
-                          f"{i12}pos[kind] += 1"]
+                          f"{i12}kind = kind_b[ru]"]
     rows = 0
+    assemble: list[str] = []
+    frames = 1
+    floats = 0  # rows of xs: values of dense binary floats, for their statistics
     for kd, klayout in zip(schema.kinds, layout.kinds, strict=True):
         fi = i16 if multi else i12
         if multi:
             placing.append(f"{i12}{'if' if kd.code == 0 else 'elif'} kind == {kd.code}:")
+        gathered = kd.code != dense
+        if gathered:
+            placing += [f"{fi}tu = np.uint64(pos[{kd.code}])", f"{fi}pos[{kd.code}] += 1"]
+        at = "tu" if gathered else "ru"
         fields = {f.name: f for f in kd.fields}
         values: list[str] = [_lit(kd.code), "delta_b[ru]", "src_b[ru]"]  # code of each slot
         for slot in klayout.slots[3:]:
@@ -539,11 +649,18 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 s = len(k.strings)
                 k.strings.append(f.name)
                 values.append(f"STRING{s}")
-            elif fusable(f, count):
-                row = rows
-                rows += 1
-                body: list[str] = []
-                _field_code(k, f, body, i12)
+                continue
+            if not fusable(f, count):
+                pre = len(k.precomputed)
+                k.precomputed.append(f.name)
+                values.append(f"pre_codes[{pre}, i]")
+                continue
+            row = rows
+            rows += 1
+            values.append(f"codes[{row}, {at}]")
+            body: list[str] = []
+            _field_code(k, f, body, i12)
+            if gathered:
                 first_slot = len(k.slots)
                 body += _stat_lines(k, f, kd.code, i12)
                 body.append(f"{i12}codes[{row}, tu] = c")
@@ -551,15 +668,29 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 loops += [line for j in own for line in _reset(k, j, i8)]
                 loops += [f"{i8}for t in range(cnt[{kd.code}]):",
                           f"{i12}tu = np.uint64(t)", f"{i12}ru = np.uint64(idx[{kd.code}, tu])",
-                          f"{i12}rid = rid_b[ru]", f"{i12}src = src_b[ru]",
+                          f"{i12}rid = np.uint64(first_id + b0) + ru", f"{i12}src = src_b[ru]",
                           f"{i12}seq = seq_b[ru]", f"{i12}ts = ts_b[ru]", *body]
                 loops += [line for j in own for line in _merge(j, f"cnt[{kd.code}]", i8)]
-                values.append(f"codes[{row}, tu]")
-            else:
-                pre = len(k.precomputed)
-                k.precomputed.append(f.name)
-                values.append(f"pre_codes[{pre}, i]")
-        placing += _place_record(klayout, values, fi)
+                continue
+            body.append(f"{i12}codes[{row}, ru] = c")
+            copies.append(f"codes[{row}, ru] = codes[{row}, f0]")
+            if isinstance(f, FloatField) and f.encoding != "quantized":
+                body.append(f"{i12}xs[{row}, ru] = x")
+                copies.append(f"xs[{row}, ru] = xs[{row}, f0]")
+                floats = rows
+            dense_loops += [f"{i8}for r in range(m):", f"{i12}ru = np.uint64(r)",
+                            f"{i12}i = b0 + r", f"{i12}rid = np.uint64(first_id + i)",
+                            f"{i12}src = src_b[ru]", f"{i12}seq = seq_b[ru]",
+                            f"{i12}ts = ts_b[ru]", *body]
+            dense_stats += _batch_stats(k, f, kd.code, row, i12)
+        words = _frame_words(klayout, values) if not gathered else None
+        if words:  # the dense kind's frames, assembled in a loop the compiler vectorizes
+            assemble = [f"{i8}for r in range(m):", f"{i12}ru = np.uint64(r)",
+                        f"{i12}i = b0 + r",
+                        *[f"{i12}frame[{w}, ru] = {word}" for w, word in enumerate(words)]]
+            frames = len(words)
+            words = [f"frame[{w}, ru]" for w in range(len(words))]
+        placing += _place_record(klayout, values, fi, words)
     nk = len(schema.kinds)
     header = [
         "# Generated by telecrunch.fused: do not edit.",
@@ -576,7 +707,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "",
         "@numba.njit(cache=True, nogil=True)",
         "def kernel(first_id, n, base_ticks, keys, out, stats, hist, pre_kind, pre_codes, "
-        "str_len, str_sym, wy0, wblock, wright, wrows, psrc):",
+        "str_len, str_sym, wy0, wblock, wright, wrows, wbounds, wtrail, psrc):",
         *[f"    key{j} = keys[{j}]" for j in range(len(k.keys))],
         "    acc = np.uint64(0)",
         "    fill = 0",
@@ -585,7 +716,6 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "    u64 = f64.view(np.uint64)",
         "    f32 = np.empty(1, np.float32)",
         "    u32 = f32.view(np.uint32)",
-        f"    rid_b = np.empty({BATCH}, np.uint64)",
         f"    src_b = np.empty({BATCH}, np.int64)",
         f"    seq_b = np.empty({BATCH}, np.int64)",
         f"    kind_b = np.empty({BATCH}, np.int64)",
@@ -595,18 +725,19 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         f"    cnt = np.zeros({nk}, np.int64)",
         f"    pos = np.zeros({nk}, np.int64)",
         f"    codes = np.empty(({max(rows, 1)}, {BATCH}), np.uint64)",
+        f"    xs = np.empty(({max(floats, 1)}, {BATCH}), np.float64)",
+        f"    frame = np.empty(({frames}, {BATCH}), np.uint64)",
         "    wpath = np.empty(BLOCK + 1, np.float64)",
     ]
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
-            f"{i8}cnt[:] = 0",
             f"{i8}pos[:] = 0",
-            *[line for j in head_slots for line in _reset(k, j, i8)],
+            f"{i8}bad = False",
             f"{i8}for r in range(m):", *head,
-            *[line for j in head_slots for line in _merge(j, "m", i8)],
-            *loops,
+            *checks, *listing, *fixed, *dense_loops, *_dense_fold(dense, schema, copies,
+                                                               dense_stats), *loops,
             *[f"{i8}hist[0, {kd.code}] += cnt[{kd.code}]" for kd in schema.kinds],
-            f"{i8}for r in range(m):", *placing]
+            *assemble, f"{i8}for r in range(m):", *placing]
     k.hists.insert(0, ("kind", nk))  # row 0: kind counts
     tail = ["    nbits = word * 64 + fill", "    if fill > 0:", "        out[word] = acc"]
     tail.append("    return nbits")
@@ -713,7 +844,8 @@ class FusedBlocks:
         state = self._walk_state(seed)
         nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, hist,
                             pre_kind, pre_codes, str_len, str_sym, state.y0, state.block,
-                            state.right, state.rows, self._per_source(seed))
+                            state.right, state.rows, state.bounds, state.trail,
+                            self._per_source(seed))
         if nbits < 0:
             raise FormatError("time.bits", f"the block from ID {first_id} spans more ticks of "
                               f"{schema.time.resolution} ns than {schema.time.bits} bits hold; "

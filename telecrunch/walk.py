@@ -82,21 +82,40 @@ def coefficients(phi: float, sigma: float) -> WalkCoefficients:
     )
 
 
-@numba.njit(cache=True)
-def _anchor(ktree, anchor, y0, root_a, root_c, tree_a, tree_c):
-    """Y at step anchor * BLOCK by descending the interval tree."""
+@register_jitable
+def _anchor_tracked(ktree, anchor, y0, root_a, root_c, tree_a, tree_c, bounds, trail):
+    """Y at step anchor * BLOCK, descending the interval tree from the deepest level whose
+    interval it shares with the anchor descended last (``bounds``: each level's end values on
+    that descent; ``trail``: that anchor, 0 for none, and the level it was found at). The
+    values are those of a descent from the root; consecutive anchors share all but about two
+    levels, so a source's next block costs two tree draws instead of about 32."""
     if anchor == 0:
         return y0
-    y_right = root_a * y0 + root_c * normal(draw(ktree, ANCHORS))
+    last = trail[0]
+    level = 0
+    if last > 0:
+        # the next level's interval is shared when both lie in it, the anchor strictly inside
+        while level < trail[1] and (anchor >> (LEVELS - level - 1)) == \
+                (last >> (LEVELS - level - 1)) and anchor % (ANCHORS >> (level + 1)) != 0:
+            level += 1
+        y_left = bounds[level, 0]
+        y_right = bounds[level, 1]
+    else:
+        y_left = y0
+        y_right = root_a * y0 + root_c * normal(draw(ktree, ANCHORS))
     if anchor == ANCHORS:
         return y_right
-    left = 0
-    right = ANCHORS
-    y_left = y0
-    for level in range(LEVELS):
+    size = ANCHORS >> level
+    left = (anchor // size) * size
+    right = left + size
+    while True:  # every anchor in (0, ANCHORS) is some level's midpoint
+        bounds[level, 0] = y_left
+        bounds[level, 1] = y_right
         mid = (left + right) >> 1
         y_mid = tree_a[level] * (y_left + y_right) + tree_c[level] * normal(draw(ktree, mid))
         if anchor == mid:
+            trail[0] = anchor
+            trail[1] = level
             return y_mid
         if anchor < mid:
             right = mid
@@ -104,7 +123,7 @@ def _anchor(ktree, anchor, y0, root_a, root_c, tree_a, tree_c):
         else:
             left = mid
             y_left = y_mid
-    return y_left  # unreachable: every anchor in (0, ANCHORS) is some level's midpoint
+        level += 1
 
 
 @register_jitable
@@ -125,62 +144,68 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
     """Y at the BLOCK steps of each (source, block) pair: shape (pairs, BLOCK)."""
     out = np.empty((sources.shape[0], BLOCK), np.float64)
     path = np.empty(BLOCK + 1, np.float64)
+    bounds = np.empty((LEVELS, 2), np.float64)
+    trail = np.zeros(2, np.int64)
     for p in range(sources.shape[0]):
         ktree = subkey(tree_key, sources[p])
         kstep = subkey(step_key, sources[p])
         b = blocks[p]
-        y_left = _anchor(ktree, b, y0[p], root_a, root_c, tree_a, tree_c)
-        y_right = _anchor(ktree, b + 1, y0[p], root_a, root_c, tree_a, tree_c)
+        trail[0] = 0  # another source: its tree from the root
+        y_left = _anchor_tracked(ktree, b, y0[p], root_a, root_c, tree_a, tree_c, bounds, trail)
+        y_right = _anchor_tracked(ktree, b + 1, y0[p], root_a, root_c, tree_a, tree_c, bounds,
+                                  trail)
         _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out[p])
     return out
 
 
 @numba.njit(cache=True, nogil=True)
-def walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, root_a,
-              root_c, tree_a, tree_c, bridge, phi, sigma, path):
+def walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, bounds, trail,
+              root_a, root_c, tree_a, tree_c, bridge, phi, sigma, path):
     """Make block ``b`` of source ``s`` of walk ``w`` into ``rows[w, s]``: from the cached
     block's right end when it is the one before, else from the interval tree."""
     ktree = subkey(tree_key, s)
     if cached_block[w, s] == b - 1:
         y_left = cached_right[w, s]
     else:
-        y_left = _anchor(ktree, b, y0[w, s], root_a, root_c, tree_a, tree_c)
-    y_right = _anchor(ktree, b + 1, y0[w, s], root_a, root_c, tree_a, tree_c)
+        y_left = _anchor_tracked(ktree, b, y0[w, s], root_a, root_c, tree_a, tree_c,
+                                 bounds[w, s], trail[w, s])
+    y_right = _anchor_tracked(ktree, b + 1, y0[w, s], root_a, root_c, tree_a, tree_c,
+                              bounds[w, s], trail[w, s])
     _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path, rows[w, s])
     cached_block[w, s] = b
     cached_right[w, s] = y_right
 
 
 @register_jitable
-def walk_at(tree_key, step_key, s, seq, w, y0, cached_block, cached_right, rows, root_a,
-            root_c, tree_a, tree_c, bridge, phi, sigma, path):
+def walk_at(tree_key, step_key, s, seq, w, y0, cached_block, cached_right, rows, bounds, trail,
+            root_a, root_c, tree_a, tree_c, bridge, phi, sigma, path):
     """Y at step ``seq`` of source ``s`` for walk ``w``, keeping each source's latest block in
     ``rows[w, s]``: records of a source arrive in seq order, so each block is made once, and
     its right end is the next block's left end."""
     b = seq // BLOCK
     if cached_block[w, s] != b:
-        walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, root_a,
-                  root_c, tree_a, tree_c, bridge, phi, sigma, path)
+        walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, bounds,
+                  trail, root_a, root_c, tree_a, tree_c, bridge, phi, sigma, path)
     return rows[w, s, seq % BLOCK]
 
 
 @numba.njit(cache=True, nogil=True)
 def _walk_cached(tree_key, step_key, sources, seqs, y0, cached_block, cached_right, rows,
-                 root_a, root_c, tree_a, tree_c, bridge, phi, sigma):
+                 bounds, trail, root_a, root_c, tree_a, tree_c, bridge, phi, sigma):
     """Y at (source, seq) of each record, through the cache of one walk (``walk_at``)."""
     out = np.empty(sources.shape[0], np.float64)
     path = np.empty(BLOCK + 1, np.float64)
     for i in range(sources.shape[0]):
         out[i] = walk_at(tree_key, step_key, sources[i], seqs[i], 0, y0, cached_block,
-                         cached_right, rows, root_a, root_c, tree_a, tree_c, bridge, phi,
-                         sigma, path)
+                         cached_right, rows, bounds, trail, root_a, root_c, tree_a, tree_c,
+                         bridge, phi, sigma, path)
     return out
 
 
 class WalkCache:
     """Each source's latest block of one walk, kept between batches of the same shard."""
 
-    MAX_SOURCES = 1 << 18  # 35 MB of rows; more sources take the uncached path
+    MAX_SOURCES = 1 << 17  # 87 MB of state per walk; more sources take the uncached path
 
     def __init__(self, sources: int, y0: np.ndarray, walks: int = 1):
         """State of ``walks`` walks (rows w of each array), each started at ``y0[w]``."""
@@ -188,6 +213,9 @@ class WalkCache:
         self.block = np.full((walks, sources), -2, np.int64)
         self.right = np.zeros((walks, sources), np.float64)
         self.rows = np.zeros((walks, sources, BLOCK), np.float64)
+        # the interval-tree descent to each source's latest right end (_anchor_tracked)
+        self.bounds = np.zeros((walks, sources, LEVELS, 2), np.float64)
+        self.trail = np.zeros((walks, sources, 2), np.int64)
 
 
 def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.ndarray,
@@ -202,7 +230,8 @@ def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.n
     if cache is not None:
         return _walk_cached(tree_key, step_key, np.ascontiguousarray(source, np.int64),
                             np.ascontiguousarray(seq, np.int64), cache.y0, cache.block,
-                            cache.right, cache.rows, coef.root_a, coef.root_c, coef.tree_a,
+                            cache.right, cache.rows, cache.bounds, cache.trail, coef.root_a,
+                            coef.root_c, coef.tree_a,
                             coef.tree_c, coef.bridge, coef.phi, coef.sigma)
     block = (seq // BLOCK).astype(np.uint64)
     pair = (source.astype(np.uint64) << np.uint64(32)) | block

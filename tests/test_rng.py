@@ -195,6 +195,7 @@ def test_det_sin_turns_within_1e_14_relative():
     assert np.all(got[~nonzero] == 0.0)
     assert np.max(np.abs(got - want)[nonzero] / np.abs(want[nonzero])) < 1e-14
     assert detmath.det_sin_turns(0.25) == 1.0
+    assert math.copysign(1.0, detmath.det_sin_turns(-0.0)) == -1.0  # sin(-0) = -0
     assert detmath.det_cos_turns(0.0) == 1.0
 
 

@@ -18,7 +18,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from telecrunch import generate_columns, interleave, load_schema
+from telecrunch import generate_columns, interleave, load_schema, rng
+from telecrunch import walk as walks
 from telecrunch.generation import KindMaker, kind_codes, positions_at, positions_of_ids
 
 Z = 5.0  # standard errors allowed by every statistical check
@@ -745,3 +746,47 @@ def test_start_of_time_is_the_schema_start():
     ts = generate_columns(schema, SEED, 0, 2)["ts"]
     start = datetime(2026, 1, 1, tzinfo=UTC).timestamp() * 1e9
     assert ts[0] == START_NS == int(start) and ts[1] == START_NS + 500_000_000
+
+
+def _descend_from_root(key, anchor, y0, coef):
+    """The interval-tree descent as the walk module documents it, level by level."""
+    y_right = coef.root_a * y0 + coef.root_c * rng.normal(rng.draw(key, walks.ANCHORS))
+    left, right, y_left = 0, walks.ANCHORS, y0
+    for level in range(walks.LEVELS):
+        mid = (left + right) // 2
+        y_mid = coef.tree_a[level] * (y_left + y_right) + coef.tree_c[level] * rng.normal(
+            rng.draw(key, mid))
+        if anchor == mid:
+            return y_mid
+        if anchor < mid:
+            right, y_right = mid, y_mid
+        else:
+            left, y_left = mid, y_mid
+    raise AssertionError(anchor)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # uint64 wraps, run as Python
+@settings(max_examples=60, deadline=None)
+@given(anchors=st.lists(st.one_of(st.integers(1, 64), st.integers(1, walks.ANCHORS - 1),
+                                  st.integers(0, 31).map(lambda k: 1 << k)),
+                        min_size=1, max_size=40),
+       steps=st.lists(st.integers(-3, 3), max_size=40))
+def test_tracked_tree_descent_equals_descent_from_the_root(anchors, steps):
+    """The walk's per-source descent cache resumes from a shared level: the same bits as
+    descending from the root, for anchors in any order (shards may come back in any order),
+    consecutive ones, powers of two and neighbours of either."""
+    coef = walks.coefficients(0.99, 0.3)
+    key = np.uint64(0x1234_5678_9ABC_DEF1)
+    bounds = np.zeros((walks.LEVELS, 2))
+    trail = np.zeros(2, np.int64)
+    sequence = anchors + [min(max(a + d, 1), walks.ANCHORS - 1)
+                          for a, d in zip(anchors, steps, strict=False)]
+    for anchor in sequence:
+        want = _descend_from_root(key, anchor, 0.25, coef)
+        fresh = walks._anchor_tracked(key, anchor, 0.25, coef.root_a, coef.root_c,
+                                      coef.tree_a, coef.tree_c, np.empty((walks.LEVELS, 2)),
+                                      np.zeros(2, np.int64))
+        assert fresh == want, anchor
+        got = walks._anchor_tracked(key, anchor, 0.25, coef.root_a, coef.root_c,
+                                    coef.tree_a, coef.tree_c, bounds, trail)
+        assert got == want, anchor
