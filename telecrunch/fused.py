@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import math
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -80,13 +81,42 @@ def _u64(x: int) -> str:
     return f"np.uint64({int(x) & ((1 << 64) - 1)})"
 
 
+def _below(h: str, n: int) -> str:
+    """``rng.below(h, n)`` for a literal ``n``, exactly, in the cheapest form: a shift for a
+    power of two, and below 2**32 from two 32x32-bit products, which vector units have (the
+    128-bit product keeps a loop scalar)."""
+    if n == 1:
+        return "np.uint64(0)"
+    if n & (n - 1) == 0:
+        return f"({h} >> np.uint64({64 - n.bit_length() + 1}))"
+    if n < 1 << 32:
+        return (f"((({h} >> np.uint64(32)) * {_u64(n)} + ((({h} & np.uint64(0xFFFFFFFF)) * "
+                f"{_u64(n)}) >> np.uint64(32))) >> np.uint64(32))")
+    return f"below({h}, {_u64(n)})"
+
+
+_DRAW = re.compile(r"draw\((key\d+), rid\)")
+
+
+def _stepped(body: list[str], ind: str) -> tuple[list[str], list[str]]:
+    """(statements before the loop, body) with each ``draw(keyN, rid)`` of a loop over
+    consecutive IDs replaced by mix64 of a counter stepped by GOLDEN: the same bits as
+    draw, without its multiply (a running sum the compiler vectorizes)."""
+    keys = sorted(set(_DRAW.findall("\n".join(body))))
+    if not keys:
+        return [], body
+    body = [_DRAW.sub(lambda m: f"mix64(z{m.group(1)})", line) for line in body]
+    before = [f"{ind}z{key} = {key} + np.uint64(first_id + b0) * GOLDEN" for key in keys]
+    return before, body + [f"{ind}    z{key} += GOLDEN" for key in keys]
+
+
 @dataclass
 class _Kernel:
     """What the code generator collects while walking the schema."""
 
     keys: list[tuple] = field(default_factory=list)  # how to derive each key from the seed
     consts: list[str] = field(default_factory=list)  # module-level constants
-    slots: list[tuple] = field(default_factory=list)  # numeric stats: column, spec, shift, int
+    slots: list[tuple] = field(default_factory=list)  # column, spec, kind, integer, exact
     hists: list[tuple[str, int]] = field(default_factory=list)  # (column, bins)
     precomputed: list[str] = field(default_factory=list)  # fixed columns made by reference
     strings: list[str] = field(default_factory=list)  # string columns made by reference
@@ -114,10 +144,11 @@ class _Kernel:
         return name
 
     def slot(self, column: str, spec: FieldBase | None, kind: int | None,
-             integer: bool) -> int:
-        """A numeric statistic of the records of ``kind`` (None: every record); integer
-        accumulators when the values' deviations cannot overflow an int64 sum of squares."""
-        self.slots.append((column, spec, kind, integer))
+             integer: bool, exact: bool = True) -> int:
+        """A numeric statistic of the records of ``kind`` (None: every record): integer
+        sums when the values' deviations cannot overflow an int64 sum of squares; min and
+        max as int64 (``ext``) when ``exact``, the values being integer codes."""
+        self.slots.append((column, spec, kind, integer, exact))
         return len(self.slots) - 1
 
     def hist(self, column: str, bins: int) -> int:
@@ -245,8 +276,8 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
 
         first = math.ceil(Fraction(lo - f.min) / step)
         last = math.floor(Fraction(hi - f.min) / step)
-        out.append(f"{ind}c = {_u64(first)} + below(draw({k.key(*fkey, 'below')}, rid), "
-                   f"{_u64(last - first + 1)})")
+        out += [f"{ind}h = draw({k.key(*fkey, 'below')}, rid)",
+                f"{ind}c = {_u64(first)} + {_below('h', last - first + 1)}"]
         raw_float = False
         if getattr(f, "per_source", None) is not None:  # reference turns the ints into floats
             out.append(f"{ind}raw = np.float64(np.int64({_u64(f.min)} + c * {_u64(step)}))")
@@ -256,7 +287,8 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         hi = f.max if p.max is None else p.max
         first = int(np.ceil((lo - f.min) / f.resolution - 1e-9))
         last = int(np.floor((hi - f.min) / f.resolution + 1e-9))
-        draw_ = f"below(draw({k.key(*fkey, 'below')}, rid), {_u64(last - first + 1)})"
+        out.append(f"{ind}h = draw({k.key(*fkey, 'below')}, rid)")
+        draw_ = _below("h", last - first + 1)
         if _exact_grid(f) and getattr(f, "per_source", None) is None:
             out.append(f"{ind}c = {_u64(first)} + {draw_}")  # the grid round trip is exact
             raw_float = False
@@ -370,9 +402,10 @@ def _stat_lines(k: _Kernel, f: FieldBase, kind: int, ind: str) -> list[str]:
         bins = 2 if isinstance(f, BoolField) else len(f.values)
         return [f"{ind}hist[{k.hist(f.name, bins)}, np.int64(c)] += 1"]
     if isinstance(f, FloatField) and f.encoding != "quantized":  # scaled: squares stay finite
-        return _fold(k.slot(f.name, f, kind, False), f"x * {_lit(1.0 / _float_scale(f))}",
-                     "t == 0", ind)
-    return _fold(k.slot(f.name, f, kind, f.width <= 24), "np.int64(c)", "t == 0", ind)
+        j = k.slot(f.name, f, kind, False, exact=False)
+        return _fold(j, f"x * {_lit(1.0 / _float_scale(f))}", "t == 0", ind, "np.float64")
+    j = k.slot(f.name, f, kind, f.width <= 24)
+    return _fold(j, "np.int64(c)", "t == 0", ind, _sum_type(k, j))
 
 
 def _float_scale(f: FloatField) -> float:
@@ -382,13 +415,13 @@ def _float_scale(f: FloatField) -> float:
     return _pow2_at_least(max(abs(f.min), abs(f.max)))
 
 
-def _fold(j: int, x: str, first: str | None, ind: str) -> list[str]:
+def _fold(j: int, x: str, first: str | None, ind: str, typ: str) -> list[str]:
     """min and max of x; sum and sum of squares of x minus a batch's value ``kb`` (integers
     when exact), merged per batch with Chan's formula: no cancellation however far from zero.
     ``kb`` is the first x (``first``: the condition naming it), else set before the loop."""
     lines = [f"{ind}x{j} = {x}"]
     if first is not None:
-        lines += [f"{ind}if {first}:", f"{ind}    kb{j} = x{j}"]
+        lines += [f"{ind}if {first}:", f"{ind}    kb{j} = {typ}(x{j})"]
     return lines + [f"{ind}d{j} = x{j} - kb{j}",
                     f"{ind}lo{j} = min(lo{j}, x{j})",
                     f"{ind}hi{j} = max(hi{j}, x{j})",
@@ -398,20 +431,29 @@ def _fold(j: int, x: str, first: str | None, ind: str) -> list[str]:
 
 def _reset(k: _Kernel, j: int, ind: str) -> list[str]:
     """Start slot j's per-batch accumulators (locals only while its loop runs)."""
-    integer = k.slots[j][3]
-    typ, big = ("np.int64", "2**62") if integer else ("np.float64", "np.inf")
-    return [f"{ind}lo{j} = {typ}({big}); hi{j} = {typ}(-{big}); s{j} = {typ}(0); "
-            f"q{j} = {typ}(0); kb{j} = {typ}(0)"]
+    _, _, _, integer, exact = k.slots[j]
+    ends = "np.int64(9223372036854775807), np.int64(-9223372036854775807 - 1)" if exact \
+        else "np.float64(np.inf), np.float64(-np.inf)"
+    typ = _sum_type(k, j)
+    return [f"{ind}lo{j}, hi{j} = {ends}",
+            f"{ind}s{j} = {typ}(0); q{j} = {typ}(0); kb{j} = {typ}(0)"]
 
 
-def _merge(j: int, nb: str, ind: str) -> list[str]:
+def _sum_type(k: _Kernel, j: int) -> str:
+    return "np.int64" if k.slots[j][3] else "np.float64"
+
+
+def _merge(k: _Kernel, j: int, nb: str, ind: str) -> list[str]:
     """Fold slot j's batch into its running (count, min, max, mean, m2) in ``stats[j]``
-    (Chan's formula)."""
+    (Chan's formula), min and max of integer codes into ``ext[j]`` (doubles would round
+    those beyond 2**53)."""
     i2 = ind + "    "
+    ends = "ext" if k.slots[j][4] else "stats"
+    first = 0 if k.slots[j][4] else 1
     return [f"{ind}nb = np.float64({nb})",
             f"{ind}if nb > 0:",
-            f"{i2}stats[{j}, 1] = min(stats[{j}, 1], np.float64(lo{j}))",
-            f"{i2}stats[{j}, 2] = max(stats[{j}, 2], np.float64(hi{j}))",
+            f"{i2}{ends}[{j}, {first}] = min({ends}[{j}, {first}], lo{j})",
+            f"{i2}{ends}[{j}, {first + 1}] = max({ends}[{j}, {first + 1}], hi{j})",
             f"{i2}mb = np.float64(kb{j}) + np.float64(s{j}) / nb",
             f"{i2}m2b = np.float64(q{j}) - np.float64(s{j}) * np.float64(s{j}) / nb",
             f"{i2}tot = stats[{j}, 0] + nb",
@@ -515,16 +557,46 @@ def _batch_stats(k: _Kernel, f: FieldBase, kind: int, row: int, ind: str) -> lis
                 [f"{ind}hist[{h}, {v}] += t{v}" for v in range(bins)]
         return lines + [f"{ind}hist[{h}, np.int64(codes[{row}, f0])] -= others"]
     if isinstance(f, FloatField) and f.encoding != "quantized":  # scaled: squares stay finite
-        j = k.slot(f.name, f, kind, False)
+        j = k.slot(f.name, f, kind, False, exact=False)
         value = f"xs[{row}, ru] * {_lit(1.0 / _float_scale(f))}"
     else:
-        integer = f.width <= 24
-        j = k.slot(f.name, f, kind, integer)
+        j = k.slot(f.name, f, kind, f.width <= 24)
         value = f"np.int64(codes[{row}, ru])"
-        if not integer:  # typed here: kb, set before the loop, takes the type of its value
-            value = f"np.float64({value})"
-    return _reset(k, j, ind) + [f"{ind}ru = np.uint64(f0)", f"{ind}kb{j} = {value}"] + \
-        loop + _fold(j, value, None, i2) + _merge(j, f"cnt[{kind}]", ind)
+    typ = _sum_type(k, j)  # kb, set before the loop, is typed here, not by its value
+    return _reset(k, j, ind) + [f"{ind}ru = np.uint64(f0)", f"{ind}kb{j} = {typ}({value})"] + \
+        loop + _fold(j, value, None, i2, typ) + _merge(k, j, f"cnt[{kind}]", ind)
+
+
+def _time_stats(k: _Kernel, column: str, ind: str) -> list[str]:
+    """Statistics of the batch's time offsets: exact integer sums around the smallest when
+    the batch spans under 2**27 ticks (as it does unless sources are few and far apart),
+    else sums of doubles (a dependency chain per record)."""
+    j = k.slot(column, None, None, False)
+    i2, i3 = ind + "    ", ind + "        "
+    return _reset(k, j, ind) + [
+        f"{ind}tlo = delta_b[0]",
+        f"{ind}thi = tlo",
+        f"{ind}for r in range(m):",
+        f"{i2}tlo = min(tlo, delta_b[np.uint64(r)])",
+        f"{i2}thi = max(thi, delta_b[np.uint64(r)])",
+        f"{ind}lo{j} = tlo",
+        f"{ind}hi{j} = thi",
+        f"{ind}kb{j} = np.float64(tlo)",
+        f"{ind}if thi - tlo < {1 << (62 - (BATCH - 1).bit_length()) // 2}:  # sums < 2**62",
+        f"{i2}si = np.int64(0)",
+        f"{i2}qi = np.int64(0)",
+        f"{i2}for r in range(m):",
+        f"{i3}dt = delta_b[np.uint64(r)] - tlo",
+        f"{i3}si += dt",
+        f"{i3}qi += dt * dt",
+        f"{i2}s{j} = np.float64(si)",
+        f"{i2}q{j} = np.float64(qi)",
+        f"{ind}else:",
+        f"{i2}for r in range(m):",
+        f"{i3}dx = np.float64(delta_b[np.uint64(r)]) - kb{j}",
+        f"{i3}s{j} += dx",
+        f"{i3}q{j} += dx * dx",
+    ] + _merge(k, j, "m", ind)
 
 
 def _dense_fold(dense: int | None, schema: Schema, copies: list[str],
@@ -574,6 +646,11 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                  f"{i12}src = np.int64(within // {_u64(block)})",
                  f"{i12}seq = np.int64((rid // {_u64(count * block)}) * {_u64(block)} + "
                  f"within % {_u64(block)})"]
+    elif count + BATCH <= 1 << 32:  # from the batch's first: a 32-bit division, vectorized
+        head += [f"{i12}t32 = np.uint32(src0 + ru)",
+                 f"{i12}q32 = t32 // np.uint32({count})",
+                 f"{i12}src = np.int64(t32 - q32 * np.uint32({count}))",
+                 f"{i12}seq = seq0 + np.int64(q32)"]
     else:
         head += [f"{i12}src = np.int64(rid % {_u64(count)})",
                  f"{i12}seq = np.int64(rid // {_u64(count)})"]
@@ -589,15 +666,20 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     else:
         head.append(f"{i12}kind = np.int64(pre_kind[i])")
     # unsigned division (both sides are >= 0): numba's signed // adds floor corrections
-    head.append(f"{i12}ticks = seq * {it} + np.int64(np.uint64(src * {it}) // {_u64(count)})")
+    if it % count == 0:  # each source's offset in the interval, exactly
+        head.append(f"{i12}ticks = seq * {it} + src * {it // count}")
+    else:
+        head.append(f"{i12}ticks = seq * {it} + np.int64(np.uint64(src * {it}) // "
+                    f"{_u64(count)})")
     if clock.jitter:
-        head.append(f"{i12}ticks += np.int64(below(draw({k.key('jitter')}, rid), "
-                    f"{_u64(clock.jitter // res + 1)}))")
+        head += [f"{i12}h = draw({k.key('jitter')}, rid)",
+                 f"{i12}ticks += np.int64({_below('h', clock.jitter // res + 1)})"]
     head += [f"{i12}delta = ticks - base_ticks",
              f"{i12}bad = bad | (delta < 0) | (delta >= {limit})",
              f"{i12}src_b[ru] = src", f"{i12}seq_b[ru] = seq",
              f"{i12}kind_b[ru] = kind", f"{i12}delta_b[ru] = delta",
              f"{i12}ts_b[ru] = START + ticks * {res}"]
+    head_before, head = _stepped(head, i8)
     checks = [f"{i8}if bad:  # the first record out of range names the error",
               f"{i12}for r in range(m):",
               f"{i16}if delta_b[np.uint64(r)] < 0 or delta_b[np.uint64(r)] >= {limit}:",
@@ -614,14 +696,12 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         else:
             listing += [f"{i12}if kind != {dense}:", *[f"{i16}{line}" for line in body],
                         f"{i8}cnt[{dense}] = m - cnt.sum()"]
-    fixed: list[str] = []  # statistics of the time and source columns
-    for column, value, integer in ((clock.field, "np.float64(delta_b[ru])", False),
-                                   (src_spec.field, "src_b[ru]" if src_spec.width <= 24
-                                    else "np.float64(src_b[ru])", src_spec.width <= 24)):
-        j = k.slot(column, None, None, integer)
-        fixed += _reset(k, j, i8) + [f"{i8}ru = np.uint64(0)", f"{i8}kb{j} = {value}",
-                                     f"{i8}for r in range(m):", f"{i12}ru = np.uint64(r)",
-                                     *_fold(j, value, None, i12), *_merge(j, "m", i8)]
+    fixed = _time_stats(k, clock.field, i8)  # statistics of the time and source columns
+    j = k.slot(src_spec.field, None, None, src_spec.width <= 24)
+    typ = _sum_type(k, j)
+    fixed += _reset(k, j, i8) + [f"{i8}ru = np.uint64(0)", f"{i8}kb{j} = {typ}(src_b[ru])",
+                                 f"{i8}for r in range(m):", f"{i12}ru = np.uint64(r)",
+                                 *_fold(j, "src_b[ru]", None, i12, typ), *_merge(k, j, "m", i8)]
 
     loops: list[str] = []  # per field of a gathered kind: a loop making codes and stats
     dense_loops: list[str] = []  # per field of the dense kind: a loop making its codes,
@@ -670,7 +750,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                           f"{i12}tu = np.uint64(t)", f"{i12}ru = np.uint64(idx[{kd.code}, tu])",
                           f"{i12}rid = np.uint64(first_id + b0) + ru", f"{i12}src = src_b[ru]",
                           f"{i12}seq = seq_b[ru]", f"{i12}ts = ts_b[ru]", *body]
-                loops += [line for j in own for line in _merge(j, f"cnt[{kd.code}]", i8)]
+                loops += [line for j in own for line in _merge(k, j, f"cnt[{kd.code}]", i8)]
                 continue
             body.append(f"{i12}codes[{row}, ru] = c")
             copies.append(f"codes[{row}, ru] = codes[{row}, f0]")
@@ -678,10 +758,11 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 body.append(f"{i12}xs[{row}, ru] = x")
                 copies.append(f"xs[{row}, ru] = xs[{row}, f0]")
                 floats = rows
-            dense_loops += [f"{i8}for r in range(m):", f"{i12}ru = np.uint64(r)",
-                            f"{i12}i = b0 + r", f"{i12}rid = np.uint64(first_id + i)",
-                            f"{i12}src = src_b[ru]", f"{i12}seq = seq_b[ru]",
-                            f"{i12}ts = ts_b[ru]", *body]
+            before, body = _stepped([f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
+                                     f"{i12}rid = np.uint64(first_id + i)",
+                                     f"{i12}src = src_b[ru]", f"{i12}seq = seq_b[ru]",
+                                     f"{i12}ts = ts_b[ru]", *body], i8)
+            dense_loops += [*before, f"{i8}for r in range(m):", *body]
             dense_stats += _batch_stats(k, f, kd.code, row, i12)
         words = _frame_words(klayout, values) if not gathered else None
         if words:  # the dense kind's frames, assembled in a loop the compiler vectorizes
@@ -698,7 +779,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "import numpy as np",
         "from telecrunch.detmath import det_exp, det_sin_turns",
         "from telecrunch.fused import pymod",
-        "from telecrunch.rng import below, draw, normal, unit",
+        "from telecrunch.rng import GOLDEN, below, draw, mix64, normal, unit",
         "from telecrunch.walk import BLOCK, reflect_one, walk_fill",
         "",
         f"START = {clock.start}",
@@ -706,7 +787,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "",
         "",
         "@numba.njit(cache=True, nogil=True)",
-        "def kernel(first_id, n, base_ticks, keys, out, stats, hist, pre_kind, pre_codes, "
+        "def kernel(first_id, n, base_ticks, keys, out, stats, ext, hist, pre_kind, pre_codes, "
         "str_len, str_sym, wy0, wblock, wright, wrows, wbounds, wtrail, psrc):",
         *[f"    key{j} = keys[{j}]" for j in range(len(k.keys))],
         "    acc = np.uint64(0)",
@@ -732,8 +813,10 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
             f"{i8}pos[:] = 0",
+            f"{i8}src0 = np.uint64(first_id + b0) % {_u64(count)}",
+            f"{i8}seq0 = np.int64(np.uint64(first_id + b0) // {_u64(count)})",
             f"{i8}bad = False",
-            f"{i8}for r in range(m):", *head,
+            *head_before, f"{i8}for r in range(m):", *head,
             *checks, *listing, *fixed, *dense_loops, *_dense_fold(dense, schema, copies,
                                                                dense_stats), *loops,
             *[f"{i8}hist[0, {kd.code}] += cnt[{kd.code}]" for kd in schema.kinds],
@@ -838,12 +921,15 @@ class FusedBlocks:
         stats = np.zeros((len(self.spec.slots), 6))  # count, min, max, mean, m2
         stats[:, 1] = np.inf
         stats[:, 2] = -np.inf
+        ext = np.empty((len(self.spec.slots), 2), np.int64)  # min and max of integer codes
+        ext[:, 0] = np.iinfo(np.int64).max
+        ext[:, 1] = np.iinfo(np.int64).min
         hist = np.zeros((len(self.spec.hists), max([b for _, b in self.spec.hists] or [1])),
                         np.int64)
         base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
         state = self._walk_state(seed)
-        nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, hist,
-                            pre_kind, pre_codes, str_len, str_sym, state.y0, state.block,
+        nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, ext,
+                            hist, pre_kind, pre_codes, str_len, str_sym, state.y0, state.block,
                             state.right, state.rows, state.bounds, state.trail,
                             self._per_source(seed))
         if nbits < 0:
@@ -854,7 +940,7 @@ class FusedBlocks:
         # a view of the reused buffer, not a copy: fresh pages cost more than packing here
         words = self._words[: (nbits + 63) // 64].astype("<u8", copy=False)
         payload = memoryview(words.view(np.uint8))[: (nbits + 7) // 8]
-        return payload, nbits, self._stats(first_id, n, stats, hist, extra)
+        return payload, nbits, self._stats(first_id, n, stats, ext, hist, extra)
 
     def _per_source(self, seed: int) -> np.ndarray:
         """The kernel's per-source draw tables for this seed (rows of spec.constants)."""
@@ -938,16 +1024,18 @@ class FusedBlocks:
                     pre_codes[spec.precomputed.index(name), index] = conv.to_code(f, made[name])
         return kinds, pre_codes, str_len, str_sym, values
 
-    def _stats(self, first_id: int, n: int, stats: np.ndarray, hist: np.ndarray,
-               extra: dict | None) -> dict:
+    def _stats(self, first_id: int, n: int, stats: np.ndarray, ext: np.ndarray,
+               hist: np.ndarray, extra: dict | None) -> dict:
         """The block's statistics in the form of telecrunch.stats.block_stats."""
         schema = self.schema
         kinds = hist[0, : len(schema.kinds)]
         kind_of = schema.kind_of_field
         out_fields: dict[str, Any] = {}
-        for j, (column, f, _kind, _integer) in enumerate(self.spec.slots):
+        for j, (column, f, _kind, _integer, exact) in enumerate(self.spec.slots):
             count = n if f is None else int(kinds[kind_of[column].code])
-            out_fields[column] = _summary(count, stats[j], self._affine(column, f, first_id))
+            ends = (int(ext[j, 0]), int(ext[j, 1])) if exact else (stats[j, 1], stats[j, 2])
+            out_fields[column] = _summary(count, ends, stats[j],
+                                          self._affine(column, f, first_id))
         for h, (column, bins) in enumerate(self.spec.hists[1:], start=1):
             counts = hist[h, :bins]
             f = schema.fields[column]
@@ -989,10 +1077,12 @@ class FusedBlocks:
         return 0.0, _float_scale(f), False
 
 
-def _summary(count: int, acc: np.ndarray, affine: tuple) -> dict:
-    """numeric_summary from the kernel's (count, min, max, mean, m2) of x, mapped through the
-    field's value = offset + scale * x (binary floats arrive divided by a power of two)."""
-    _, lo, hi, mean_x, m2_x = acc[:5]
+def _summary(count: int, ends: tuple, acc: np.ndarray, affine: tuple) -> dict:
+    """numeric_summary from the kernel's (min, max) and (count, -, -, mean, m2) of x, mapped
+    through the field's value = offset + scale * x (binary floats arrive divided by a power
+    of two)."""
+    lo, hi = ends
+    mean_x, m2_x = acc[3], acc[4]
     if count == 0:
         return {"count": 0}
     offset, scale, as_int = affine

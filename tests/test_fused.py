@@ -229,3 +229,19 @@ def test_walks_on_full_range_int_fields():
     schema = telecrunch.load_schema(doc)
     got, _ = fused_block(FusedBlocks(schema), 0, 0, 3000)
     assert got == reference_block(schema, 0, 0, 3000)
+
+
+@pytest.mark.parametrize("interval, sources", [("1h", 1), ("1s", 3), ("10s", 10000)])
+def test_time_statistics_of_batches_spanning_few_or_many_ticks(interval, sources):
+    """The kernel sums a batch's time offsets as integers when they span few ticks and as
+    doubles when they span many (one source, an hour apart, at 1 ns): both as the reference,
+    and min and max exact beyond 2**53 (time offsets, a field wider than a double's
+    mantissa)."""
+    doc = telecrunch.load_schema(REFERENCE).to_doc()
+    doc["sources"]["count"] = sources
+    doc["time"].update(interval=interval, bits=62)
+    doc["kinds"]["update"]["fields"]["wide"] = {"type": "int", "min": -(2**61), "max": 2**62}
+    schema = telecrunch.load_schema(doc)
+    got, stats = fused_block(FusedBlocks(schema), 3, 10**6, 3000)
+    assert got == reference_block(schema, 3, 10**6, 3000)
+    assert_same_stats(stats, block_stats(generate_columns(schema, 3, 10**6, 10**6 + 3000)))
