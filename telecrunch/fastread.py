@@ -32,13 +32,37 @@ def _get(value: str, pos: str, width: int, ind: str) -> list[str]:
     if width == 0:
         return [f"{ind}{value} = np.uint64(0)"]
     mask = _u64((1 << width) - 1)
+    # both words, always (the buffer has a spare word at the end): a branch on whether the
+    # value straddles two words is data, and mispredicts; the shift in two steps is never 64
     return [f"{ind}p = np.uint64({pos})",
             f"{ind}wi = p >> np.uint64(6)",
             f"{ind}off = p & np.uint64(63)",
-            f"{ind}{value} = words[wi] >> off",
-            f"{ind}if off + np.uint64({width}) > np.uint64(64):",
-            f"{ind}    {value} |= words[wi + np.uint64(1)] << (np.uint64(64) - off)",
-            f"{ind}{value} &= {mask}"]
+            f"{ind}{value} = ((words[wi] >> off) | ((words[wi + np.uint64(1)] << "
+            f"(np.uint64(63) - off)) << np.uint64(1))) & {mask}"]
+
+
+def _frame_words(bits: int, ind: str) -> list[str]:
+    """Statements loading the ``bits``-bit frame at stream bit ``pos`` into f0, f1, ...
+    (each a whole 64-bit word of the frame; the buffer has spare words at the end)."""
+    lines = [f"{ind}wi = np.uint64(pos) >> np.uint64(6)",
+             f"{ind}off = np.uint64(pos) & np.uint64(63)",
+             f"{ind}back = np.uint64(63) - off"]
+    for w in range((bits + 63) // 64):
+        lines.append(f"{ind}f{w} = (words[wi + np.uint64({w})] >> off) | "
+                     f"((words[wi + np.uint64({w + 1})] << back) << np.uint64(1))")
+    return lines
+
+
+def _slice(value: str, at: int, width: int, ind: str) -> list[str]:
+    """Statements setting ``value`` to bits [at, at + width) of the frame in f0, f1, ..."""
+    if width == 0:
+        return [f"{ind}{value} = np.uint64(0)"]
+    w, shift = divmod(at, 64)
+    mask = _u64((1 << width) - 1)
+    part = f"(f{w} >> np.uint64({shift}))" if shift else f"f{w}"
+    if shift + width > 64:
+        part = f"({part} | (f{w + 1} << np.uint64({64 - shift})))"
+    return [f"{ind}{value} = {part} & {mask}"]
 
 
 def _store(field, out: str, code: str, ind: str) -> list[str]:
@@ -76,14 +100,21 @@ def generate_reader(layout: Layout) -> tuple[str, list[str], list[str]]:
         body.append(f"{i8}{'if' if kl.code == 0 else 'elif'} k == np.uint64({kl.code}):")
         if not any(s.is_string for s in kl.slots):
             body += [f"{i12}if pos + {kl.fixed_bits} > nbits:", f"{i12}    return -2"]
+        frame = not any(s.is_string for s in kl.slots)
+        if frame:  # fixed offsets: the frame's words once, then constant shifts per slot
+            body += _frame_words(kl.fixed_bits, i12)
         offset = schema.header_bits
+
+        def read(width: int) -> list[str]:  # the slot at ``offset`` into c
+            return _slice("c", offset, width, i12) if frame else \
+                _get("c", f"pos + {offset}", width, i12)
+
         for slot in kl.slots[1:]:
-            here = f"pos + {offset}"
             if slot.column == clock.field:
-                body += _get("c", here, slot.width, i12)
+                body += read(slot.width)
                 body.append(f"{i12}time[i] = base_time + np.int64(c) * {clock.resolution}")
             elif slot.column == schema.sources.field:
-                body += _get("c", here, slot.width, i12)
+                body += read(slot.width)
                 body.append(f"{i12}source[i] = np.int64(c)")
             elif slot.is_string:
                 s = strings.index(slot.column)
@@ -102,7 +133,7 @@ def generate_reader(layout: Layout) -> tuple[str, list[str], list[str]]:
                          f"{i12}    pos += {slot.char_bits}"]
                 continue
             else:
-                body += _get("c", here, slot.width, i12)
+                body += read(slot.width)
                 body += _store(schema.fields[slot.column], args[slot.column], "c", i12)
             offset += slot.width
         body.append(f"{i12}pos += {offset}")
@@ -131,6 +162,8 @@ class FastReader:
         source, self.fixed, self.strings = generate_reader(layout)
         self.kernel = _load(source).kernel
         self._words = np.zeros(0, np.uint64)
+        # zero words after the payload: a frame read at the last record reads one past it
+        self._spare = max((k.fixed_bits + 63) // 64 for k in layout.kinds) + 1
 
     def decode(self, payload, n: int, nbits: int, ids: np.ndarray, base_time: int) -> Columns:
         """Columns of the ``n`` records in ``payload`` (a block's decompressed bytes)."""
@@ -147,7 +180,7 @@ class FastReader:
         """Decode ``n`` records into ``out``'s arrays from position ``at`` (zeros where a
         record's kind lacks a field must already be there)."""
         schema = self.layout.schema
-        need = (len(payload) + 7) // 8 + 1
+        need = (len(payload) + 7) // 8 + self._spare
         if len(self._words) < need:
             self._words = np.zeros(need, np.uint64)
         raw = self._words.view(np.uint8)

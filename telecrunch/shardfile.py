@@ -283,7 +283,7 @@ class ShardReader:
         from telecrunch.generation import empty_columns
 
         out = empty_columns(self.layout.schema, max(hi - lo, 0))
-        out.ids[:] = np.arange(lo, max(hi, lo), dtype=np.uint64)
+        out.ids = np.arange(lo, max(hi, lo), dtype=np.uint64)
         self.read_into(out, 0, lo, hi)
         return out
 
