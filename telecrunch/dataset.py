@@ -88,7 +88,7 @@ class Dataset:
 
         start, stop = self._bounds(ids)
         out = empty_columns(self.schema, stop - start)  # filled in place: no copies
-        out.ids = np.arange(start, stop, dtype=np.uint64)  # not a copy into zeros: fewer fresh pages
+        out.ids = np.arange(start, stop, dtype=np.uint64)  # itself: no copy, fewer new pages
         if not self.schema.anomalies:
             out.labels = None
         first = max(bisect_right(self._starts, start) - 1, 0)

@@ -65,6 +65,11 @@ def _slice(value: str, at: int, width: int, ind: str) -> list[str]:
     return [f"{ind}{value} = {part} & {mask}"]
 
 
+def _read(frame: bool, at: int, width: int, ind: str) -> list[str]:
+    """The slot at bit ``at`` of the record into ``c``: from the frame's words when loaded."""
+    return _slice("c", at, width, ind) if frame else _get("c", f"pos + {at}", width, ind)
+
+
 def _store(field, out: str, code: str, ind: str) -> list[str]:
     """Store a code as its value (codes.from_code, operation for operation)."""
     if isinstance(field, BoolField):
@@ -104,17 +109,12 @@ def generate_reader(layout: Layout) -> tuple[str, list[str], list[str]]:
         if frame:  # fixed offsets: the frame's words once, then constant shifts per slot
             body += _frame_words(kl.fixed_bits, i12)
         offset = schema.header_bits
-
-        def read(width: int) -> list[str]:  # the slot at ``offset`` into c
-            return _slice("c", offset, width, i12) if frame else \
-                _get("c", f"pos + {offset}", width, i12)
-
         for slot in kl.slots[1:]:
             if slot.column == clock.field:
-                body += read(slot.width)
+                body += _read(frame, offset, slot.width, i12)
                 body.append(f"{i12}time[i] = base_time + np.int64(c) * {clock.resolution}")
             elif slot.column == schema.sources.field:
-                body += read(slot.width)
+                body += _read(frame, offset, slot.width, i12)
                 body.append(f"{i12}source[i] = np.int64(c)")
             elif slot.is_string:
                 s = strings.index(slot.column)
@@ -133,7 +133,7 @@ def generate_reader(layout: Layout) -> tuple[str, list[str], list[str]]:
                          f"{i12}    pos += {slot.char_bits}"]
                 continue
             else:
-                body += read(slot.width)
+                body += _read(frame, offset, slot.width, i12)
                 body += _store(schema.fields[slot.column], args[slot.column], "c", i12)
             offset += slot.width
         body.append(f"{i12}pos += {offset}")

@@ -690,7 +690,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         listing = [f"{i8}cnt[:] = 0",
                    f"{i8}for r in range(m):",
                    f"{i12}kind = kind_b[np.uint64(r)]"]
-        body = [f"idx[kind, np.uint64(cnt[kind])] = r", "cnt[kind] += 1"]
+        body = ["idx[kind, np.uint64(cnt[kind])] = r", "cnt[kind] += 1"]
         if dense is None:
             listing += [f"{i12}{line}" for line in body]
         else:
