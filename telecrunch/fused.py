@@ -362,9 +362,6 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         out += [f"{ind}turns = np.float64((ts - START) % {_lit(p.period)}) / {_lit(p.period)} + "
                 f"{_lit(p.phase)}",
                 f"{ind}raw = {_lit(p.offset)} + {_lit(p.amplitude)} * det_sin_turns(turns)"]
-        if p.noise:
-            out.append(f"{ind}raw = raw + {_lit(p.noise)} * normal(draw("
-                       f"{k.key(*fkey, 'normal')}, rid))")
     elif sig == "seasonal":
         out.append(f"{ind}raw = {_lit(p.offset)} + {_lit(p.trend)} * (np.float64(ts - START) / "
                    f"{_lit(DAY_NS)})")
@@ -379,11 +376,11 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
                 out += [f"{ind}turns = np.float64(ts % {period}) / {_lit(period)} + "
                         f"{_lit(offset)} + phase",
                         f"{ind}raw = raw + {_lit(amplitude)} * det_sin_turns(turns)"]
-        if p.noise:
-            out.append(f"{ind}raw = raw + {_lit(p.noise)} * normal(draw("
-                       f"{k.key(*fkey, 'normal')}, rid))")
     else:  # pragma: no cover - fusable() admits nothing else
         raise AssertionError(sig)
+    if sig in ("sine", "seasonal") and p.noise:  # noise on the curve, as the reference adds it
+        out.append(f"{ind}raw = raw + {_lit(p.noise)} * normal(draw("
+                   f"{k.key(*fkey, 'normal')}, rid))")
     variation = getattr(f, "per_source", None)
     if variation is not None and raw_float:
         if variation.scale:
@@ -521,12 +518,11 @@ def _place_record(klayout, values: list[str], ind: str,
     return lines
 
 
-
-
 def _dense_kind(schema: Schema) -> int | None:
-    """The kind whose fields are made for every record of a batch, then masked: contiguous
-    loops the compiler vectorizes beat gathering the kind's records once it holds at least
-    half of them. The others are made for their own records only."""
+    """The kind whose fields are made for every record of a batch (the values made for
+    records of other kinds are dropped): contiguous loops the compiler vectorizes beat
+    gathering the kind's records once it holds at least half of them. The others are made for
+    their own records only."""
     if len(schema.kinds) == 1:
         return 0
     top = max(schema.kinds, key=lambda kd: kd.rate)
@@ -637,6 +633,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     dense = _dense_kind(schema)
     limit = 1 << clock.bits
     i8, i12, i16 = " " * 8, " " * 12, " " * 16
+    batch_start: list[str] = []  # statements before the batch's first loop
     # unsigned indexes: numba adds negative-index handling to every signed one
     head: list[str] = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
                        f"{i12}rid = np.uint64(first_id + i)"]
@@ -647,6 +644,8 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                  f"{i12}seq = np.int64((rid // {_u64(count * block)}) * {_u64(block)} + "
                  f"within % {_u64(block)})"]
     elif count + BATCH <= 1 << 32:  # from the batch's first: a 32-bit division, vectorized
+        batch_start += [f"{i8}src0 = np.uint64(first_id + b0) % {_u64(count)}",
+                        f"{i8}seq0 = np.int64(np.uint64(first_id + b0) // {_u64(count)})"]
         head += [f"{i12}t32 = np.uint32(src0 + ru)",
                  f"{i12}q32 = t32 // np.uint32({count})",
                  f"{i12}src = np.int64(t32 - q32 * np.uint32({count}))",
@@ -665,10 +664,9 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                      f"{i12}kind = {kd.code} if (u >= low) & (u < edge) else kind"]
     else:
         head.append(f"{i12}kind = np.int64(pre_kind[i])")
-    # unsigned division (both sides are >= 0): numba's signed // adds floor corrections
     if it % count == 0:  # each source's offset in the interval, exactly
         head.append(f"{i12}ticks = seq * {it} + src * {it // count}")
-    else:
+    else:  # unsigned division (both sides are >= 0): numba's signed // adds floor corrections
         head.append(f"{i12}ticks = seq * {it} + np.int64(np.uint64(src * {it}) // "
                     f"{_u64(count)})")
     if clock.jitter:
@@ -813,8 +811,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
             f"{i8}pos[:] = 0",
-            f"{i8}src0 = np.uint64(first_id + b0) % {_u64(count)}",
-            f"{i8}seq0 = np.int64(np.uint64(first_id + b0) // {_u64(count)})",
+            *batch_start,
             f"{i8}bad = False",
             *head_before, f"{i8}for r in range(m):", *head,
             *checks, *listing, *fixed, *dense_loops, *_dense_fold(dense, schema, copies,
