@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 from numba.extending import register_jitable
 
 LN2_HI = 6.93147180369123816490e-01  # ln 2, upper bits: k * LN2_HI is exact for |k| < 2**20
@@ -113,18 +114,24 @@ def det_sin_turns(t: float) -> float:
     """sin(2 pi t): the argument is in turns, so reduction is an exact floor.
 
     Both polynomials are evaluated and one is selected: the octant is data, and a branch on
-    it mispredicts often enough to cost more than the second polynomial."""
+    it mispredicts often enough to cost more than the second polynomial. The octant's tests
+    are made on the double itself (exact for 0..7), so a loop of these compiles to vector
+    code, with no conversion to an integer that AVX2 lacks."""
     sign = -1.0 if t < 0.0 else 1.0  # sin is odd; t - floor(t) is exact only for t >= 0
     t = -t if t < 0.0 else t  # (not abs: -0.0 keeps its sign, as before)
-    f = t - math.floor(t)  # [0, 1), exactly
-    octant = math.floor(f * 8.0)
+    # [0, 1), exactly; np.floor keeps a double (math.floor makes an int, which AVX2 cannot
+    # convert in vector registers and which overflows past 2**63); + 0.0 turns floor(-0.0)
+    # into 0.0, so that sin(-0.0) stays -0.0
+    f = t - (np.floor(t) + 0.0)
+    octant = np.floor(f * 8.0) + 0.0  # (likewise)
     r = f - octant * 0.125  # [0, 1/8): exact
-    o = int(octant)
-    x = ((0.125 - r) if o & 1 else r) * TWO_PI  # odd octants mirror: pi/4 - x
+    odd = octant - 2.0 * np.floor(octant * 0.5) == 1.0
+    x = ((0.125 - r) if odd else r) * TWO_PI  # odd octants mirror: pi/4 - x
     s = _sin_poly(x)
     c = _cos_poly(x)
-    v = c if (o + 1) & 2 else s  # octants 1, 2, 5, 6 take the cosine
-    v = -v if o >= 4 else v
+    turn = octant + 1.0
+    v = c if turn - 4.0 * np.floor(turn * 0.25) >= 2.0 else s  # octants 1, 2, 5, 6: cosine
+    v = -v if octant >= 4.0 else v
     return sign * v
 
 

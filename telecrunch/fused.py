@@ -121,7 +121,10 @@ class _Kernel:
     precomputed: list[str] = field(default_factory=list)  # fixed columns made by reference
     strings: list[str] = field(default_factory=list)  # string columns made by reference
     walks: list[FieldBase] = field(default_factory=list)  # random_walk fields (state rows)
+    before: list[str] = field(default_factory=list)  # statements before the next field loop
+    curves: list[str] = field(default_factory=list)  # sine and seasonal fields (rows of curves)
     sources: int = 1
+    resolution: int = 1  # of the time column, in ns
     constants: list[tuple] = field(default_factory=list)  # per-source draws: (dist, key spec)
 
     def per_source(self, dist: str, *spec) -> str:
@@ -234,8 +237,12 @@ def _conform_code(k: _Kernel, f: FieldBase, raw: str, out: list[str], ind: str) 
         raise AssertionError(f.type)
 
 
-def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
-    """Statements setting ``c`` (the field's code) and, for numeric stats, ``x``."""
+def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
+                batch: tuple[str, str, str, str]) -> None:
+    """Statements setting ``c`` (the field's code) and, for numeric stats, ``x``, in a loop
+    over some of the batch's records, named by ``batch``: the array of their indexes, their
+    count, the loop's position index, the index of the record at position ``r``. Statements
+    to run before that loop (at the batch's indentation) go to ``k.before``."""
     sig = f.signal.kind
     p = f.signal.params
     name = f.name
@@ -345,37 +352,19 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
         w = len(k.walks)
         k.walks.append(f)
         width = float(plan.hi - plan.lo)  # as walk.reflect: int bounds rounded once
-        # the common case, the source's block already made, inline: a call that passes the
-        # state arrays would cost reference counting on every record
-        out += [f"{ind}wb = seq // BLOCK",
-                f"{ind}if wblock[{w}, src] != wb:",
-                f"{ind}    walk_fill({k.key(*fkey, 'walk.tree')}, {k.key(*fkey, 'walk.steps')}, "
-                f"src, wb, {w}, wy0, wblock, wright, wrows, wbounds, wtrail, {_lit(coef.root_a)}, "
-                f"{_lit(coef.root_c)}, {k.const(f'TREEA_{name}', coef.tree_a)}, "
-                f"{k.const(f'TREEC_{name}', coef.tree_c)}, "
-                f"{k.const(f'BRIDGE_{name}', coef.bridge)}, {_lit(coef.phi)}, "
-                f"{_lit(coef.sigma)}, wpath)",
-                f"{ind}y = wrows[{w}, src, seq % BLOCK]",
+        # one call per batch makes the values of the records the loop reads (see walk_batch)
+        k.before.append(
+            f"walk_batch({k.key(*fkey, 'walk.tree')}, {k.key(*fkey, 'walk.steps')}, {w}, 0, "
+            f"src_b, seq_b, {batch[0]}, {batch[1]}, wys[{w}], wy0, wblock, wright, wrows, "
+            f"wbounds, wtrail, {_lit(coef.root_a)}, {_lit(coef.root_c)}, "
+            f"{k.const(f'TREEA_{name}', coef.tree_a)}, {k.const(f'TREEC_{name}', coef.tree_c)}, "
+            f"{k.const(f'BRIDGE_{name}', coef.bridge)}, {_lit(coef.phi)}, {_lit(coef.sigma)}, "
+            "wpath)")
+        out += [f"{ind}y = wys[{w}, {batch[2]}]",
                 f"{ind}raw = reflect_one({_lit(plan.mean)} + y, {_lit(float(plan.lo))}, "
                 f"{_lit(width)}, {_lit(2.0 * width)})"]
-    elif sig == "sine":
-        out += [f"{ind}turns = np.float64((ts - START) % {_lit(p.period)}) / {_lit(p.period)} + "
-                f"{_lit(p.phase)}",
-                f"{ind}raw = {_lit(p.offset)} + {_lit(p.amplitude)} * det_sin_turns(turns)"]
-    elif sig == "seasonal":
-        out.append(f"{ind}raw = {_lit(p.offset)} + {_lit(p.trend)} * (np.float64(ts - START) / "
-                   f"{_lit(DAY_NS)})")
-        if p.source_phase:
-            out.append(f"{ind}phase = {_lit(p.source_phase)} * "
-                       f"{k.per_source('unit', *fkey, 'seasonal.phase')}")
-        else:
-            out.append(f"{ind}phase = 0.0")
-        for amplitude, period, offset in ((p.daily, DAY_NS, p.daily_phase),
-                                          (p.weekly, 7 * DAY_NS, p.weekly_phase)):
-            if amplitude:
-                out += [f"{ind}turns = np.float64(ts % {period}) / {_lit(period)} + "
-                        f"{_lit(offset)} + phase",
-                        f"{ind}raw = raw + {_lit(amplitude)} * det_sin_turns(turns)"]
+    elif sig in ("sine", "seasonal"):
+        _curve_code(k, f, batch, out, ind)
     else:  # pragma: no cover - fusable() admits nothing else
         raise AssertionError(sig)
     if sig in ("sine", "seasonal") and p.noise:  # noise on the curve, as the reference adds it
@@ -391,6 +380,64 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str) -> None:
                        f"{k.per_source('normal', 'per_source', name, 'offset')}")
     if raw_float:
         _conform_code(k, f, "raw", out, ind)
+
+
+def _curve_code(k: _Kernel, f: FieldBase, batch: tuple[str, str, str, str], out: list[str],
+                ind: str) -> None:
+    """A sine or seasonal field's curve (before its noise), made in a loop of its own before
+    the field's: with no normal draw (a table lookup, a branch to the tail) beside it, the
+    compiler vectorizes the sines. Where the batch spans under a period, each record's
+    position in a cycle is its distance from the batch's first time plus that time's
+    position, less one period when past it: the same integers as ``%`` without a 64-bit
+    division per record, which vector code lacks."""
+    sig = f.signal.kind
+    p = f.signal.params
+    row = len(k.curves)
+    k.curves.append(f.name)
+    if sig == "sine":  # (origin, period, phase offset) of each cycle
+        cycles = [("START", p.period, p.phase)]
+    else:
+        cycles = [("0", period, offset) for amplitude, period, offset in
+                  ((p.daily, DAY_NS, p.daily_phase), (p.weekly, 7 * DAY_NS, p.weekly_phase))
+                  if amplitude]
+    amplitudes = [p.amplitude] if sig == "sine" else [a for a in (p.daily, p.weekly) if a]
+    lines = [f"raw = {_lit(p.offset)}"]
+    if sig == "seasonal" and p.trend:
+        lines.append(f"raw = raw + {_lit(p.trend)} * (np.float64(ts - START) / {_lit(DAY_NS)})")
+    elif sig == "seasonal":  # offset + 0.0 * (elapsed >= 0): the offset, with -0.0 made 0.0
+        lines.append("raw = raw + 0.0")
+    phase = ""
+    if sig == "seasonal" and p.source_phase:
+        lines.append(f"phase = {_lit(p.source_phase)} * "
+                     f"{k.per_source('unit', 'field', f.name, 'seasonal.phase')}")
+        phase = " + phase"
+    res = k.resolution
+
+    def loop(fast: bool) -> list[str]:
+        body = [f"ru = np.uint64({batch[3]})", "src = src_b[ru]", "ts = ts_b[ru]", *lines]
+        for c, ((origin, period, offset), amplitude) in enumerate(
+                zip(cycles, amplitudes, strict=True)):
+            if fast:
+                body += [f"e{c} = ts - tmin + cyc{c}",
+                         f"e{c} = e{c} - {period} if e{c} >= {period} else e{c}"]
+            else:
+                body.append(f"e{c} = (ts - {origin}) % {period}")
+            body += [f"turns = np.float64(e{c}) / {_lit(period)} + {_lit(offset)}{phase}",
+                     f"raw = raw + {_lit(amplitude)} * det_sin_turns(turns)"]
+        body.append(f"curves[{row}, np.uint64(r)] = raw")
+        return [f"for r in range({batch[1]}):", *[f"    {line}" for line in body]]
+
+    shortest = min(period for _, period, _ in cycles) if cycles else 0
+    if cycles and shortest // res > 0:
+        k.before += [f"if thi - tlo < {shortest // res}:  # the batch spans under a period",
+                     f"    tmin = START + (base_ticks + tlo) * {res}",
+                     *[f"    cyc{c} = (tmin - {origin}) % {period}"
+                       for c, (origin, period, _) in enumerate(cycles)],
+                     *[f"    {line}" for line in loop(True)], "else:",
+                     *[f"    {line}" for line in loop(False)]]
+    else:
+        k.before += loop(False)
+    out.append(f"{ind}raw = curves[{row}, {batch[2]}]")
 
 
 def _stat_lines(k: _Kernel, f: FieldBase, kind: int, ind: str) -> list[str]:
@@ -623,7 +670,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     for every record of the batch (see ``_dense_kind``); those of the others for the records
     of their kind, listed as the kinds are drawn.
     """
-    k = _Kernel(sources=schema.sources.count)
+    k = _Kernel(sources=schema.sources.count, resolution=schema.time.resolution)
     src_spec = schema.sources
     clock = schema.time
     res = clock.resolution
@@ -737,13 +784,17 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
             rows += 1
             values.append(f"codes[{row}, {at}]")
             body: list[str] = []
-            _field_code(k, f, body, i12)
+            batch = (f"idx[{kd.code}]", f"cnt[{kd.code}]", "tu",
+                     f"idx[{kd.code}, np.uint64(r)]") if gathered else ("every", "m", "ru", "r")
+            _field_code(k, f, body, i12, batch)
+            before = [f"{i8}{line}" for line in k.before]
+            k.before.clear()
             if gathered:
                 first_slot = len(k.slots)
                 body += _stat_lines(k, f, kd.code, i12)
                 body.append(f"{i12}codes[{row}, tu] = c")
                 own = range(first_slot, len(k.slots))
-                loops += [line for j in own for line in _reset(k, j, i8)]
+                loops += [line for j in own for line in _reset(k, j, i8)] + before
                 loops += [f"{i8}for t in range(cnt[{kd.code}]):",
                           f"{i12}tu = np.uint64(t)", f"{i12}ru = np.uint64(idx[{kd.code}, tu])",
                           f"{i12}rid = np.uint64(first_id + b0) + ru", f"{i12}src = src_b[ru]",
@@ -756,11 +807,11 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 body.append(f"{i12}xs[{row}, ru] = x")
                 copies.append(f"xs[{row}, ru] = xs[{row}, f0]")
                 floats = rows
-            before, body = _stepped([f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
+            stepping, body = _stepped([f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
                                      f"{i12}rid = np.uint64(first_id + i)",
                                      f"{i12}src = src_b[ru]", f"{i12}seq = seq_b[ru]",
                                      f"{i12}ts = ts_b[ru]", *body], i8)
-            dense_loops += [*before, f"{i8}for r in range(m):", *body]
+            dense_loops += [*before, *stepping, f"{i8}for r in range(m):", *body]
             dense_stats += _batch_stats(k, f, kd.code, row, i12)
         words = _frame_words(klayout, values) if not gathered else None
         if words:  # the dense kind's frames, assembled in a loop the compiler vectorizes
@@ -778,7 +829,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "from telecrunch.detmath import det_exp, det_sin_turns",
         "from telecrunch.fused import pymod",
         "from telecrunch.rng import GOLDEN, below, draw, mix64, normal, unit",
-        "from telecrunch.walk import BLOCK, reflect_one, walk_fill",
+        "from telecrunch.walk import BLOCK, reflect_one, walk_batch",
         "",
         f"START = {clock.start}",
         *k.consts,
@@ -807,6 +858,9 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         f"    xs = np.empty(({max(floats, 1)}, {BATCH}), np.float64)",
         f"    frame = np.empty(({frames}, {BATCH}), np.uint64)",
         "    wpath = np.empty(BLOCK + 1, np.float64)",
+        f"    wys = np.empty(({max(len(k.walks), 1)}, {BATCH}), np.float64)",
+        f"    every = np.arange({BATCH})",
+        f"    curves = np.empty(({max(len(k.curves), 1)}, {BATCH}), np.float64)",
     ]
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",

@@ -83,6 +83,24 @@ def coefficients(phi: float, sigma: float) -> WalkCoefficients:
 
 
 @register_jitable
+def _msb(x):
+    """Index of the highest set bit of 0 < x < 2**53 (such integers are exact doubles)."""
+    return math.frexp(np.float64(x))[1] - 1
+
+
+@register_jitable
+def _resume_level(anchor, last, deepest):
+    """The deepest level, at most ``deepest``, whose interval holds both ``last`` and
+    ``anchor`` with ``anchor`` strictly inside: where a descent to ``anchor`` can start
+    from the ends that the descent to ``last`` recorded. The intervals of level L are
+    ``2**(LEVELS - L)`` anchors wide, so both tests read off a bit index."""
+    level = min(deepest, LEVELS - 1 - _msb(anchor & -anchor))  # anchor is no end of it
+    if anchor != last:
+        level = min(level, LEVELS - 1 - _msb(anchor ^ last))  # the same interval
+    return max(level, 0)
+
+
+@register_jitable
 def _anchor_tracked(ktree, anchor, y0, root_a, root_c, tree_a, tree_c, bounds, trail):
     """Y at step anchor * BLOCK, descending the interval tree from the deepest level whose
     interval it shares with the anchor descended last (``bounds``: each level's end values on
@@ -94,10 +112,7 @@ def _anchor_tracked(ktree, anchor, y0, root_a, root_c, tree_a, tree_c, bounds, t
     last = trail[0]
     level = 0
     if last > 0:
-        # the next level's interval is shared when both lie in it, the anchor strictly inside
-        while level < trail[1] and (anchor >> (LEVELS - level - 1)) == \
-                (last >> (LEVELS - level - 1)) and anchor % (ANCHORS >> (level + 1)) != 0:
-            level += 1
+        level = _resume_level(anchor, last, trail[1])
         y_left = bounds[level, 0]
         y_right = bounds[level, 1]
     else:
@@ -129,13 +144,46 @@ def _anchor_tracked(ktree, anchor, y0, root_a, root_c, tree_a, tree_c, bounds, t
 @register_jitable
 def _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out_row):
     """Y at the BLOCK steps of block b, bridged from y_left to y_right, into out_row."""
-    path[0] = y_left
     first = np.uint64(b) * np.uint64(BLOCK)
+    for j in range(1, BLOCK + 1):  # the draws first: independent, they overlap
+        path[j] = sigma * normal(draw(kstep, first + np.uint64(j)))
+    path[0] = y_left
     for j in range(1, BLOCK + 1):
-        path[j] = phi * path[j - 1] + sigma * normal(draw(kstep, first + np.uint64(j)))
+        path[j] += phi * path[j - 1]
     miss = y_right - path[BLOCK]
     for j in range(BLOCK):
         out_row[j] = path[j] + bridge[j] * miss
+
+
+@numba.njit(cache=True, nogil=True)
+def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0, block,
+               right, rows, bounds, trail, root_a, root_c, tree_a, tree_c, bridge, phi,
+               sigma, path):
+    """Y of walk ``w`` for records ``picks[:count]`` (their ``sources`` and ``seqs``) into
+    ``out[:count]``, keeping each source's latest block in its state row ``source - base``:
+    records of a source arrive in seq order, so each block is made once, and its right end
+    is the next block's left end. One call per batch: a call that passes the state arrays
+    costs reference counting, too much per record."""
+    for t in range(count):
+        r = picks[t]
+        s = sources[r]
+        seq = seqs[r]
+        b = seq // BLOCK
+        row = s - base
+        if block[w, row] != b:
+            ktree = subkey(tree_key, s)
+            if block[w, row] == b - 1:
+                y_left = right[w, row]
+            else:
+                y_left = _anchor_tracked(ktree, b, y0[w, row], root_a, root_c, tree_a,
+                                         tree_c, bounds[w, row], trail[w, row])
+            y_right = _anchor_tracked(ktree, b + 1, y0[w, row], root_a, root_c, tree_a,
+                                      tree_c, bounds[w, row], trail[w, row])
+            _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path,
+                       rows[w, row])
+            block[w, row] = b
+            right[w, row] = y_right
+        out[t] = rows[w, row, seq % BLOCK]
 
 
 @numba.njit(cache=True)
@@ -155,50 +203,6 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
         y_right = _anchor_tracked(ktree, b + 1, y0[p], root_a, root_c, tree_a, tree_c, bounds,
                                   trail)
         _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out[p])
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
-def walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, bounds, trail,
-              root_a, root_c, tree_a, tree_c, bridge, phi, sigma, path):
-    """Make block ``b`` of source ``s`` of walk ``w`` into ``rows[w, s]``: from the cached
-    block's right end when it is the one before, else from the interval tree."""
-    ktree = subkey(tree_key, s)
-    if cached_block[w, s] == b - 1:
-        y_left = cached_right[w, s]
-    else:
-        y_left = _anchor_tracked(ktree, b, y0[w, s], root_a, root_c, tree_a, tree_c,
-                                 bounds[w, s], trail[w, s])
-    y_right = _anchor_tracked(ktree, b + 1, y0[w, s], root_a, root_c, tree_a, tree_c,
-                              bounds[w, s], trail[w, s])
-    _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path, rows[w, s])
-    cached_block[w, s] = b
-    cached_right[w, s] = y_right
-
-
-@register_jitable
-def walk_at(tree_key, step_key, s, seq, w, y0, cached_block, cached_right, rows, bounds, trail,
-            root_a, root_c, tree_a, tree_c, bridge, phi, sigma, path):
-    """Y at step ``seq`` of source ``s`` for walk ``w``, keeping each source's latest block in
-    ``rows[w, s]``: records of a source arrive in seq order, so each block is made once, and
-    its right end is the next block's left end."""
-    b = seq // BLOCK
-    if cached_block[w, s] != b:
-        walk_fill(tree_key, step_key, s, b, w, y0, cached_block, cached_right, rows, bounds,
-                  trail, root_a, root_c, tree_a, tree_c, bridge, phi, sigma, path)
-    return rows[w, s, seq % BLOCK]
-
-
-@numba.njit(cache=True, nogil=True)
-def _walk_cached(tree_key, step_key, sources, seqs, y0, cached_block, cached_right, rows,
-                 bounds, trail, root_a, root_c, tree_a, tree_c, bridge, phi, sigma):
-    """Y at (source, seq) of each record, through the cache of one walk (``walk_at``)."""
-    out = np.empty(sources.shape[0], np.float64)
-    path = np.empty(BLOCK + 1, np.float64)
-    for i in range(sources.shape[0]):
-        out[i] = walk_at(tree_key, step_key, sources[i], seqs[i], 0, y0, cached_block,
-                         cached_right, rows, bounds, trail, root_a, root_c, tree_a, tree_c,
-                         bridge, phi, sigma, path)
     return out
 
 
@@ -228,11 +232,13 @@ def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.n
     if len(seq) == 0:
         return np.empty(0, np.float64)
     if cache is not None:
-        return _walk_cached(tree_key, step_key, np.ascontiguousarray(source, np.int64),
-                            np.ascontiguousarray(seq, np.int64), cache.y0, cache.block,
-                            cache.right, cache.rows, cache.bounds, cache.trail, coef.root_a,
-                            coef.root_c, coef.tree_a,
-                            coef.tree_c, coef.bridge, coef.phi, coef.sigma)
+        out = np.empty(len(seq), np.float64)
+        walk_batch(tree_key, step_key, 0, 0, np.ascontiguousarray(source, np.int64),
+                   np.ascontiguousarray(seq, np.int64), np.arange(len(seq)), len(seq), out,
+                   cache.y0, cache.block, cache.right, cache.rows, cache.bounds, cache.trail,
+                   coef.root_a, coef.root_c, coef.tree_a, coef.tree_c, coef.bridge, coef.phi,
+                   coef.sigma, np.empty(BLOCK + 1, np.float64))
+        return out
     block = (seq // BLOCK).astype(np.uint64)
     pair = (source.astype(np.uint64) << np.uint64(32)) | block
     uniq, inverse = np.unique(pair, return_inverse=True)

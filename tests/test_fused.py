@@ -245,3 +245,34 @@ def test_time_statistics_of_batches_spanning_few_or_many_ticks(interval, sources
     got, stats = fused_block(FusedBlocks(schema), 3, 10**6, 3000)
     assert got == reference_block(schema, 3, 10**6, 3000)
     assert_same_stats(stats, block_stats(generate_columns(schema, 3, 10**6, 10**6 + 3000)))
+
+
+@pytest.mark.parametrize("interval, sources, start", [
+    ("1s", 7, "2026-01-01T00:00:00Z"),  # batches within a day: positions by subtraction
+    ("97s", 1, "2026-03-29T23:30:00Z"),  # batches crossing midnight and weeks
+    ("2h", 1, "1969-12-20T05:00:00Z"),  # batches spanning days, times before 1970: by %
+])
+def test_sine_and_seasonal_curves_at_every_span(interval, sources, start):
+    """The kernel finds each record's place in a cycle from the batch's first time when the
+    batch spans under a period, else by division; both as the reference path, to the bit
+    (IEEE doubles: one turn more or less rounds differently)."""
+    fields = {
+        "s": {"type": "float", "encoding": "binary64", "min": -10, "max": 10,
+              "signal": {"kind": "sine", "period": "1d", "amplitude": 9, "offset": -0.0,
+                         "phase": 0.3}},
+        "d": {"type": "float", "encoding": "binary64", "min": -50, "max": 50,
+              "signal": {"kind": "seasonal", "offset": -0.0, "daily": 20, "weekly": 10,
+                         "daily_phase": -0.125, "weekly_phase": 0.5, "noise": 0.5}},
+        "t": {"type": "int", "min": -1000, "max": 1000,
+              "signal": {"kind": "seasonal", "offset": 3, "trend": -2.5, "weekly": 40,
+                         "source_phase": 0.4}},
+    }
+    doc = {"name": "curves", "sources": {"count": sources},
+           "time": {"interval": interval, "start": start, "resolution": "1ms", "bits": 48},
+           "kinds": {"update": {"fields": fields}}}
+    schema = telecrunch.load_schema(doc)
+    fast = FusedBlocks(schema)
+    for first, n in [(0, 3000), (123_457, 2000)]:
+        got, stats = fused_block(fast, 4, first, n)
+        assert got == reference_block(schema, 4, first, n), (first, n)
+        assert_same_stats(stats, block_stats(generate_columns(schema, 4, first, first + n)))

@@ -157,6 +157,18 @@ def test_det_sin_turns_interpreted_equals_compiled():
     assert _same_bits(vecmath.sin_turns_array(t), [detmath.det_sin_turns(float(v)) for v in t])
 
 
+def test_det_sin_turns_beyond_int64_and_at_infinity():
+    """Turns past 2**63 are whole numbers: sin is a zero of their sign (the compiled floor once
+    went through an int64 and overflowed); infinities give NaN, compiled and interpreted."""
+    t = np.array([2.0**63, -(2.0**63), 1e300, -1e300, 1.7e308, 2.0**53 + 2.0])
+    got = vecmath.sin_turns_array(t)
+    assert _same_bits(got, [detmath.det_sin_turns(float(v)) for v in t])
+    assert np.all(got == 0.0) and list(np.signbit(got)) == list(t < 0)
+    infinite = vecmath.sin_turns_array(np.array([np.inf, -np.inf, np.nan]))
+    assert np.isnan(infinite).all()
+    assert math.isnan(detmath.det_sin_turns(math.inf))
+
+
 # ---- detmath: accuracy ----
 
 def test_det_log_within_1e_14_relative():
