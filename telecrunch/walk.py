@@ -27,7 +27,7 @@ import numba
 import numpy as np
 from numba.extending import register_jitable
 
-from telecrunch.rng import draw, normal, subkey
+from telecrunch.rng import GOLDEN, draw, mix64, normal, subkey
 
 BLOCK = 16
 LEVELS = 32
@@ -100,109 +100,115 @@ def _resume_level(anchor, last, deepest):
     return max(level, 0)
 
 
-@register_jitable
-def _anchor_tracked(ktree, anchor, y0, root_a, root_c, tree_a, tree_c, bounds, trail):
-    """Y at step anchor * BLOCK, descending the interval tree from the deepest level whose
-    interval it shares with the anchor descended last (``bounds``: each level's end values on
-    that descent; ``trail``: that anchor, 0 for none, and the level it was found at). The
-    values are those of a descent from the root; consecutive anchors share all but about two
-    levels, so a source's next block costs two tree draws instead of about 32."""
-    if anchor == 0:
-        return y0
-    last = trail[0]
-    level = 0
-    if last > 0:
-        level = _resume_level(anchor, last, trail[1])
-        y_left = bounds[level, 0]
-        y_right = bounds[level, 1]
-    else:
-        y_left = y0
-        y_right = root_a * y0 + root_c * normal(draw(ktree, ANCHORS))
-    if anchor == ANCHORS:
-        return y_right
-    size = ANCHORS >> level
-    left = (anchor // size) * size
-    right = left + size
-    while True:  # every anchor in (0, ANCHORS) is some level's midpoint
-        bounds[level, 0] = y_left
-        bounds[level, 1] = y_right
-        mid = (left + right) >> 1
-        y_mid = tree_a[level] * (y_left + y_right) + tree_c[level] * normal(draw(ktree, mid))
-        if anchor == mid:
-            trail[0] = anchor
-            trail[1] = level
-            return y_mid
-        if anchor < mid:
-            right = mid
-            y_right = y_mid
-        else:
-            left = mid
-            y_left = y_mid
-        level += 1
-
-
-@register_jitable
-def _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out_row):
-    """Y at the BLOCK steps of block b, bridged from y_left to y_right, into out_row."""
-    first = np.uint64(b) * np.uint64(BLOCK)
-    for j in range(1, BLOCK + 1):  # the draws first: independent, they overlap
-        path[j] = sigma * normal(draw(kstep, first + np.uint64(j)))
-    path[0] = y_left
-    for j in range(1, BLOCK + 1):
-        path[j] += phi * path[j - 1]
-    miss = y_right - path[BLOCK]
-    for j in range(BLOCK):
-        out_row[j] = path[j] + bridge[j] * miss
-
-
 @numba.njit(cache=True, nogil=True)
 def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0, block,
                right, rows, bounds, trail, root_a, root_c, tree_a, tree_c, bridge, phi,
                sigma, path):
     """Y of walk ``w`` for records ``picks[:count]`` (their ``sources`` and ``seqs``) into
-    ``out[:count]``, keeping each source's latest block in its state row ``source - base``:
-    records of a source arrive in seq order, so each block is made once, and its right end
-    is the next block's left end. One call per batch: a call that passes the state arrays
-    costs reference counting, too much per record."""
+    ``out[:count]``, keeping each source's latest block in its state row ``source - base``.
+
+    Records of a source arrive in seq order, so each block is made once, and its right end is
+    the next block's left end. A block's ends come from the interval tree, the descent to an
+    anchor resuming from the deepest level whose interval it shares with the anchor descended
+    last (``bounds``: each level's end values on that descent; ``trail``: that anchor, 0 for
+    none, and the level it was found at): the values of a descent from the root, at two tree
+    draws per block instead of about 32. All of it inline, in one call per batch: a call
+    that passes arrays costs reference counting, too much per block."""
     for t in range(count):
         r = picks[t]
         s = sources[r]
         seq = seqs[r]
         b = seq // BLOCK
         row = s - base
-        if block[w, row] != b:
-            ktree = subkey(tree_key, s)
-            if block[w, row] == b - 1:
-                y_left = right[w, row]
+        if block[w, row] == b:
+            out[t] = rows[w, row, seq % BLOCK]
+            continue
+        ktree = subkey(tree_key, s)
+        y_left = right[w, row]  # the block before's right end, when it is the one made last
+        y_right = y_left
+        for anchor in range(b + 1 if block[w, row] == b - 1 else b, b + 2):
+            if anchor == 0:
+                y = y0[w, row]
             else:
-                y_left = _anchor_tracked(ktree, b, y0[w, row], root_a, root_c, tree_a,
-                                         tree_c, bounds[w, row], trail[w, row])
-            y_right = _anchor_tracked(ktree, b + 1, y0[w, row], root_a, root_c, tree_a,
-                                      tree_c, bounds[w, row], trail[w, row])
-            _fill_path(subkey(step_key, s), b, y_left, y_right, phi, sigma, bridge, path,
-                       rows[w, row])
-            block[w, row] = b
-            right[w, row] = y_right
+                last = trail[w, row, 0]
+                level = 0
+                if last > 0:
+                    level = _resume_level(anchor, last, trail[w, row, 1])
+                    y_lo = bounds[w, row, level, 0]
+                    y_hi = bounds[w, row, level, 1]
+                else:
+                    y_lo = y0[w, row]
+                    y_hi = root_a * y_lo + root_c * normal(draw(ktree, ANCHORS))
+                y = y_hi
+                if anchor < ANCHORS:
+                    size = ANCHORS >> level
+                    lo = (anchor // size) * size
+                    hi = lo + size
+                    while True:  # every anchor in (0, ANCHORS) is some level's midpoint
+                        bounds[w, row, level, 0] = y_lo
+                        bounds[w, row, level, 1] = y_hi
+                        mid = (lo + hi) >> 1
+                        y = tree_a[level] * (y_lo + y_hi) + tree_c[level] * normal(
+                            draw(ktree, mid))
+                        if anchor == mid:
+                            break
+                        if anchor < mid:
+                            hi = mid
+                            y_hi = y
+                        else:
+                            lo = mid
+                            y_lo = y
+                        level += 1
+                    trail[w, row, 0] = anchor
+                    trail[w, row, 1] = level
+            if anchor == b:
+                y_left = y
+            else:
+                y_right = y
+        # the BLOCK steps from y_left, bridged to end at y_right; the draws first: they are
+        # independent and overlap, the recurrence after them is a short chain
+        z = subkey(step_key, s) + (np.uint64(b) * np.uint64(BLOCK) + np.uint64(1)) * GOLDEN
+        for j in range(1, BLOCK + 1):
+            path[j] = sigma * normal(mix64(z))
+            z += GOLDEN
+        path[0] = y_left
+        for j in range(1, BLOCK + 1):
+            path[j] += phi * path[j - 1]
+        miss = y_right - path[BLOCK]
+        for j in range(BLOCK):
+            rows[w, row, j] = path[j] + bridge[j] * miss
+        block[w, row] = b
+        right[w, row] = y_right
         out[t] = rows[w, row, seq % BLOCK]
 
 
 @numba.njit(cache=True)
 def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a, tree_c,
                  bridge, phi, sigma):
-    """Y at the BLOCK steps of each (source, block) pair: shape (pairs, BLOCK)."""
-    out = np.empty((sources.shape[0], BLOCK), np.float64)
+    """Y at the BLOCK steps of each (source, block) pair, pairs sorted: shape (pairs, BLOCK).
+    One state row serves each source in turn."""
+    n = sources.shape[0]
+    out = np.empty((n, BLOCK), np.float64)
+    one = np.zeros(1, np.int64)
+    value = np.empty(1, np.float64)
+    start = np.empty((1, 1), np.float64)
+    block = np.empty((1, 1), np.int64)
+    right = np.zeros((1, 1), np.float64)
+    rows = np.zeros((1, 1, BLOCK), np.float64)
+    bounds = np.zeros((1, 1, LEVELS, 2), np.float64)
+    trail = np.zeros((1, 1, 2), np.int64)
     path = np.empty(BLOCK + 1, np.float64)
-    bounds = np.empty((LEVELS, 2), np.float64)
-    trail = np.zeros(2, np.int64)
-    for p in range(sources.shape[0]):
-        ktree = subkey(tree_key, sources[p])
-        kstep = subkey(step_key, sources[p])
-        b = blocks[p]
-        trail[0] = 0  # another source: its tree from the root
-        y_left = _anchor_tracked(ktree, b, y0[p], root_a, root_c, tree_a, tree_c, bounds, trail)
-        y_right = _anchor_tracked(ktree, b + 1, y0[p], root_a, root_c, tree_a, tree_c, bounds,
-                                  trail)
-        _fill_path(kstep, b, y_left, y_right, phi, sigma, bridge, path, out[p])
+    seq = np.empty(1, np.int64)
+    for p in range(n):
+        if p == 0 or sources[p] != sources[p - 1]:  # another source: its tree from the root
+            block[0, 0] = -2
+            trail[0, 0, 0] = 0
+            start[0, 0] = y0[p]
+        seq[0] = blocks[p] * BLOCK
+        walk_batch(tree_key, step_key, 0, sources[p], sources[p:p + 1], seq, one, 1, value,
+                   start, block, right, rows, bounds, trail, root_a, root_c, tree_a, tree_c,
+                   bridge, phi, sigma, path)
+        out[p] = rows[0, 0]
     return out
 
 

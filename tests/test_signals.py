@@ -776,17 +776,25 @@ def test_tracked_tree_descent_equals_descent_from_the_root(anchors, steps):
     descending from the root, for anchors in any order (shards may come back in any order),
     consecutive ones, powers of two and neighbours of either."""
     coef = walks.coefficients(0.99, 0.3)
-    key = np.uint64(0x1234_5678_9ABC_DEF1)
-    bounds = np.zeros((walks.LEVELS, 2))
-    trail = np.zeros(2, np.int64)
+    tree_key = np.uint64(0x1234_5678_9ABC_DEF1)
+    source = 5
+    kept = walks.WalkCache(source + 1, np.full(source + 1, 0.25))  # state kept throughout
     sequence = anchors + [min(max(a + d, 1), walks.ANCHORS - 1)
                           for a, d in zip(anchors, steps, strict=False)]
     for anchor in sequence:
-        want = _descend_from_root(key, anchor, 0.25, coef)
-        fresh = walks._anchor_tracked(key, anchor, 0.25, coef.root_a, coef.root_c,
-                                      coef.tree_a, coef.tree_c, np.empty((walks.LEVELS, 2)),
-                                      np.zeros(2, np.int64))
-        assert fresh == want, anchor
-        got = walks._anchor_tracked(key, anchor, 0.25, coef.root_a, coef.root_c,
-                                    coef.tree_a, coef.tree_c, bounds, trail)
-        assert got == want, anchor
+        want = _descend_from_root(rng.subkey(tree_key, source), anchor, 0.25, coef)
+        fresh = walks.WalkCache(source + 1, np.full(source + 1, 0.25))
+        assert _walk_at_anchor(tree_key, source, anchor, coef, fresh) == want, anchor
+        assert _walk_at_anchor(tree_key, source, anchor, coef, kept) == want, anchor
+
+
+def _walk_at_anchor(tree_key, source, anchor, coef, cache) -> float:
+    """Y at the first step of block ``anchor``: the tree's value there (its bridge weight is
+    0), made by walk_batch from the state in ``cache``."""
+    out = np.empty(1)
+    walks.walk_batch(tree_key, np.uint64(3), 0, 0, np.array([source]),
+                     np.array([anchor * walks.BLOCK]), np.zeros(1, np.int64), 1, out, cache.y0,
+                     cache.block, cache.right, cache.rows, cache.bounds, cache.trail,
+                     coef.root_a, coef.root_c, coef.tree_a, coef.tree_c, coef.bridge, coef.phi,
+                     coef.sigma, np.empty(walks.BLOCK + 1))
+    return float(out[0])
