@@ -8,6 +8,7 @@ scheduler never sees bulk data.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from functools import lru_cache
 from typing import Any
@@ -44,20 +45,29 @@ def schema_of(payload: dict[str, Any]) -> Schema:
     return _schema(payload["schema"])
 
 
-@lru_cache(maxsize=8)
-def _fast_blocks(canonical: str):
-    from telecrunch.fused import FusedBlocks, plan_supported
-
-    schema = _schema(canonical)
-    return FusedBlocks(schema) if plan_supported(schema) else None
+_THREAD = threading.local()  # each thread's fused kernels: they keep buffers and state
 
 
 def fast_blocks(schema: Schema):
-    """The fused kernel for a schema in this process, or None where it does not apply
-    (``TELECRUNCH_FUSED=0`` turns it off, to compare with the reference path)."""
+    """The fused kernel for a schema in this thread, or None where it does not apply
+    (``TELECRUNCH_FUSED=0`` turns it off, to compare with the reference path).
+
+    One per thread: a kernel's output buffer and walk state are overwritten by its next
+    block, so workers running tasks in several threads must not share one."""
+    from telecrunch.fused import FusedBlocks, plan_supported
+
     if os.environ.get("TELECRUNCH_FUSED", "1") == "0":
         return None
-    return _fast_blocks(orjson.dumps(schema.to_doc()).decode())
+    canonical = orjson.dumps(schema.to_doc()).decode()
+    kernels = getattr(_THREAD, "kernels", None)
+    if kernels is None:
+        kernels = _THREAD.kernels = {}
+    if canonical not in kernels:
+        if len(kernels) >= 8:  # the oldest goes: a worker rarely sees many schemas
+            kernels.pop(next(iter(kernels)))
+        schema = _schema(canonical)
+        kernels[canonical] = FusedBlocks(schema) if plan_supported(schema) else None
+    return kernels[canonical]
 
 
 def intact(fs: Any, root: str, entry: ShardEntry) -> bool:
