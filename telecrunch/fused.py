@@ -938,6 +938,25 @@ class FusedBlocks:
         self._caches: dict[int, dict] = {}  # per seed: state of signals between blocks
         self._walks: dict[int, Any] = {}  # per seed: state of the fused walks
         self._tables: dict[int, np.ndarray] = {}  # per seed: per-source draws
+        # the accumulators' starting values, copied into arrays reused block after block
+        slots = len(self.spec.slots)
+        self._stats0 = np.zeros((slots, 6))  # count, min, max, mean, m2
+        self._stats0[:, 1] = np.inf
+        self._stats0[:, 2] = -np.inf
+        self._ext0 = np.empty((slots, 2), np.int64)  # min and max of integer codes
+        self._ext0[:, 0] = np.iinfo(np.int64).max
+        self._ext0[:, 1] = np.iinfo(np.int64).min
+        self._acc = (self._stats0.copy(), self._ext0.copy(), np.zeros(
+            (len(self.spec.hists), max([b for _, b in self.spec.hists] or [1])), np.int64))
+        self._max_bits = max(k.max_bits for k in self.layout.kinds)
+        self._no_precompute = not (self.spec.precomputed or self.spec.strings or any(
+            kd.trigger is not None or kd.rate_spread for kd in schema.kinds))
+        self._none = (np.zeros(0, np.uint8), np.zeros((0, 0), np.uint64),
+                      np.zeros((0, 0), np.int64), np.zeros((0, 0, 0), np.uint8), None)
+        self._slot_info = [(column, None if f is None else schema.kind_of_field[column].code,
+                            exact, None if f is None and column == schema.time.field
+                            else self._affine(column, f, 0))
+                           for column, f, _kind, _integer, exact in self.spec.slots]
 
     def keys(self, seed: int) -> np.ndarray:
         if seed not in self._keys:
@@ -960,23 +979,17 @@ class FusedBlocks:
 
         The payload is a view of a buffer the next call overwrites: write it before then.
         """
-        from telecrunch.errors import FormatError
-        from telecrunch.pack import max_words
-
         schema = self.schema
         check_range(schema, first_id, first_id + n)
-        need = max_words(self.layout, n)
+        need = (self._max_bits * n + 63) // 64 + 1  # as pack.max_words
         if len(self._words) < need:
             self._words = np.zeros(need, np.uint64)
-        pre_kind, pre_codes, str_len, str_sym, extra = self._precompute(seed, first_id, n)
-        stats = np.zeros((len(self.spec.slots), 6))  # count, min, max, mean, m2
-        stats[:, 1] = np.inf
-        stats[:, 2] = -np.inf
-        ext = np.empty((len(self.spec.slots), 2), np.int64)  # min and max of integer codes
-        ext[:, 0] = np.iinfo(np.int64).max
-        ext[:, 1] = np.iinfo(np.int64).min
-        hist = np.zeros((len(self.spec.hists), max([b for _, b in self.spec.hists] or [1])),
-                        np.int64)
+        pre_kind, pre_codes, str_len, str_sym, extra = \
+            self._none if self._no_precompute else self._precompute(seed, first_id, n)
+        stats, ext, hist = self._acc
+        stats[:] = self._stats0
+        ext[:] = self._ext0
+        hist[:] = 0
         base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
         state = self._walk_state(seed)
         nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, ext,
@@ -984,6 +997,8 @@ class FusedBlocks:
                             state.right, state.rows, state.bounds, state.trail,
                             self._per_source(seed))
         if nbits < 0:
+            from telecrunch.errors import FormatError
+
             raise FormatError("time.bits", f"the block from ID {first_id} spans more ticks of "
                               f"{schema.time.resolution} ns than {schema.time.bits} bits hold; "
                               "raise time.bits or time.resolution, or use smaller blocks",
@@ -1079,22 +1094,23 @@ class FusedBlocks:
                hist: np.ndarray, extra: dict | None) -> dict:
         """The block's statistics in the form of telecrunch.stats.block_stats."""
         schema = self.schema
-        kinds = hist[0, : len(schema.kinds)]
-        kind_of = schema.kind_of_field
+        stats, ext, hist = stats.tolist(), ext.tolist(), hist.tolist()  # Python numbers, once
+        kinds = hist[0]
         out_fields: dict[str, Any] = {}
-        for j, (column, f, _kind, _integer, exact) in enumerate(self.spec.slots):
-            count = n if f is None else int(kinds[kind_of[column].code])
-            ends = (int(ext[j, 0]), int(ext[j, 1])) if exact else (stats[j, 1], stats[j, 2])
-            out_fields[column] = _summary(count, ends, stats[j],
-                                          self._affine(column, f, first_id))
+        for (column, kind, exact, affine), acc, ends in zip(self._slot_info, stats, ext,
+                                                           strict=True):
+            count = n if kind is None else kinds[kind]
+            if affine is None:  # the time column: its origin moves with the block
+                affine = self._affine(column, None, first_id)
+            out_fields[column] = _summary(count, ends if exact else acc[1:3], acc, affine)
         for h, (column, bins) in enumerate(self.spec.hists[1:], start=1):
-            counts = hist[h, :bins]
+            counts = hist[h][:bins]
             f = schema.fields[column]
             if isinstance(f, BoolField):
-                out_fields[column] = {"count": int(counts.sum()), "true": int(counts[1])}
+                out_fields[column] = {"count": sum(counts), "true": counts[1]}
             else:
-                out_fields[column] = {"count": int(counts.sum()), "values": {
-                    label: int(c) for label, c in zip(f.values, counts, strict=True)}}
+                out_fields[column] = {"count": sum(counts), "values": dict(
+                    zip(f.values, counts, strict=True))}
         if extra:
             for name, (_index, made) in extra.items():
                 f = schema.fields[name]
@@ -1108,7 +1124,7 @@ class FusedBlocks:
                    schema.sources.field: out_fields[schema.sources.field]}
         for name in schema.fields:
             ordered[name] = out_fields[name]
-        return {"records": n, "kinds": {kd.name: int(kinds[kd.code]) for kd in schema.kinds},
+        return {"records": n, "kinds": {kd.name: kinds[kd.code] for kd in schema.kinds},
                 "fields": ordered}
 
     def _affine(self, column: str, f: FieldBase | None, first_id: int) -> tuple:
