@@ -10,6 +10,8 @@ holds the two decoders to identical columns.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from telecrunch import codes as conv
@@ -161,7 +163,7 @@ class FastReader:
         self.layout = layout
         source, self.fixed, self.strings = generate_reader(layout)
         self.kernel = _load(source).kernel
-        self._words = np.zeros(0, np.uint64)
+        self._local = threading.local()  # each thread's word buffer: a dataset may be shared
         # zero words after the payload: a frame read at the last record reads one past it
         self._spare = max((k.fixed_bits + 63) // 64 for k in layout.kinds) + 1
 
@@ -181,12 +183,13 @@ class FastReader:
         record's kind lacks a field must already be there)."""
         schema = self.layout.schema
         need = (len(payload) + 7) // 8 + self._spare
-        if len(self._words) < need:
-            self._words = np.zeros(need, np.uint64)
-        raw = self._words.view(np.uint8)
+        buffer = getattr(self._local, "words", None)
+        if buffer is None or len(buffer) < need:
+            buffer = self._local.words = np.zeros(need, np.uint64)
+        raw = buffer.view(np.uint8)
         raw[: len(payload)] = np.frombuffer(payload, np.uint8)
         raw[len(payload): need * 8] = 0
-        words = self._words[:need]
+        words = buffer[:need]
         if words.dtype.byteorder == ">":  # pragma: no cover - big-endian hosts
             words = words.byteswap()
         span = slice(at, at + n)

@@ -60,3 +60,21 @@ def test_truncated_and_inconsistent_payloads_are_format_errors():
         reader.decode(payload, 300, nbits - 40, columns.ids, 0)
     with pytest.raises(FormatError, match="take"):
         reader.decode(payload, 299, nbits, columns.ids[:299], 0)
+
+
+def test_one_dataset_read_from_two_threads(tmp_path):
+    """The decoder's word buffer belongs to a thread: a dataset shared by threads (a web
+    service, a thread pool over ID ranges) reads the same records in each."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    schema = telecrunch.load_schema(ROOT / "jobs" / "reference_schema.yaml")
+    telecrunch.generate(schema, 200_000, tmp_path / "ds", seed=2, cluster="sync",
+                        shard_records=50_000, block_records=5_000)
+    dataset = telecrunch.open_dataset(tmp_path / "ds")
+    ranges = [slice(start, start + 25_000) for start in range(0, 200_000, 25_000)] * 3
+    want = [generate_columns(schema, 2, r.start, r.stop) for r in ranges[:8]] * 3
+    with ThreadPoolExecutor(2) as pool:
+        got = list(pool.map(dataset.read, ranges))
+    for columns, expected in zip(got, want, strict=True):
+        expected.labels = None
+        assert columns.differences(expected) == []
