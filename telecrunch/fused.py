@@ -329,8 +329,8 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
         start = f.min if p.start is None else p.start
         offset = float(np.round((start - f.min) / f.resolution))
         stride = float(np.round(p.step / f.resolution))
-        out += [f"{ind}mo = pymod({_lit(offset)} + np.float64(seq) * {_lit(stride)}, "
-                f"{_lit(span)})",
+        out += [f"{ind}mo = {_mod_of_whole(span)}({_lit(offset)} + np.float64(seq) * "
+                f"{_lit(stride)}, {_lit(span)})",
                 f"{ind}raw = {_lit(f.min)} + mo * {_lit(f.resolution)}"]
     elif sig == "counter":
         step = getattr(f, "resolution", None) or 1
@@ -341,8 +341,8 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
         start = f.min if p.start is None else p.start
         out += [f"{ind}tick = np.floor({_lit(p.rate / step)} * (np.float64(seq) + unit(draw("
                 f"{k.key(*fkey, 'counter')}, rid))))",
-                f"{ind}mo = pymod({_lit(float(np.round((start - f.min) / step)))} + tick, "
-                f"{_lit(float(span))})",
+                f"{ind}mo = {_mod_of_whole(span)}("
+                f"{_lit(float(np.round((start - f.min) / step)))} + tick, {_lit(float(span))})",
                 f"{ind}raw = {_lit(f.min)} + mo * {_lit(step)}"]
     elif sig == "random_walk":
         from telecrunch.signals import WalkPlan
@@ -827,7 +827,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "import numba",
         "import numpy as np",
         "from telecrunch.detmath import det_exp, det_sin_turns",
-        "from telecrunch.fused import pymod",
+        "from telecrunch.fused import pymod, whole_mod",
         "from telecrunch.rng import GOLDEN, below, draw, mix64, normal, unit",
         "from telecrunch.walk import BLOCK, reflect_one, walk_batch",
         "",
@@ -889,6 +889,23 @@ def pymod(a, b):
     else:
         m = math.copysign(0.0, b)
     return m
+
+
+@register_jitable
+def whole_mod(a, b):
+    """pymod of a whole number ``a`` by a whole ``0 < b < 2**52``, by one division where
+    ``|a| < 2**52``, without fmod's library call (pymod beyond). Exact there: a quotient of
+    whole numbers that is not whole lies at least 1/b from every whole number, and its
+    rounding error is under |a| / (b * 2**53) < 1/(2b), so its floor is the true one; the
+    product and the difference are whole numbers under 2**53 (+0.0 where it divides)."""
+    if abs(a) < 4503599627370496.0:
+        return a - np.floor(a / b) * b
+    return pymod(a, b)
+
+
+def _mod_of_whole(span: float) -> str:
+    """The kernel's floor-mod of whole numbers by ``span``."""
+    return "whole_mod" if span < 2.0**52 else "pymod"
 
 
 def _cache_dir() -> Path:

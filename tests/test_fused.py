@@ -276,3 +276,30 @@ def test_sine_and_seasonal_curves_at_every_span(interval, sources, start):
         got, stats = fused_block(fast, 4, first, n)
         assert got == reference_block(schema, 4, first, n), (first, n)
         assert_same_stats(stats, block_stats(generate_columns(schema, 4, first, first + n)))
+
+
+def test_whole_mod_equals_pymod():
+    """The counter and sequence signals' floor-mod without fmod: the same doubles as the
+    library's for whole numbers, near multiples, negatives, zero and past 2**52."""
+    import numba
+
+    from telecrunch.fused import pymod, whole_mod
+
+    @numba.njit
+    def both(a, b):
+        out = np.empty((2, a.shape[0]))
+        for i in range(a.shape[0]):
+            out[0, i] = whole_mod(a[i], b)
+            out[1, i] = pymod(a[i], b)
+        return out
+
+    g = np.random.default_rng(5)
+    for b in [1.0, 2.0, 3.0, 1048576.0, 16501.0, 999_999_937.0, 2.0**51 + 1]:
+        near = np.array([k * b + d for k in (-3, -1, 0, 1, 2, 10**6) for d in (-1, 0, 1)])
+        a = np.concatenate([np.floor(g.uniform(-2.0**52, 2.0**52, 5000)), near,
+                            np.floor(g.uniform(-1e6, 1e6, 2000)), [0.0, -0.0, 2.0**52,
+                                                                   -(2.0**52), 2.0**60]])
+        a = a[np.abs(a) < 2.0**62]
+        got, want = both(a, b)
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), b
+        assert (got >= 0).all() and (got < b).all()
