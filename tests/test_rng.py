@@ -157,6 +157,7 @@ def test_det_sin_turns_interpreted_equals_compiled():
     assert _same_bits(vecmath.sin_turns_array(t), [detmath.det_sin_turns(float(v)) for v in t])
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # inf - inf, interpreted
 def test_det_sin_turns_beyond_int64_and_at_infinity():
     """Turns past 2**63 are whole numbers: sin is a zero of their sign (the compiled floor once
     went through an int64 and overflowed); infinities give NaN, compiled and interpreted."""
