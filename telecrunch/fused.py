@@ -955,6 +955,7 @@ class FusedBlocks:
         self._caches: dict[int, dict] = {}  # per seed: state of signals between blocks
         self._walks: dict[int, Any] = {}  # per seed: state of the fused walks
         self._tables: dict[int, np.ndarray] = {}  # per seed: per-source draws
+        self._seeded: dict[int, tuple] = {}  # per seed: the kernel's arguments made of them
         # the accumulators' starting values, copied into arrays reused block after block
         slots = len(self.spec.slots)
         self._stats0 = np.zeros((slots, 6))  # count, min, max, mean, m2
@@ -1008,11 +1009,15 @@ class FusedBlocks:
         ext[:] = self._ext0
         hist[:] = 0
         base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
-        state = self._walk_state(seed)
-        nbits = self.kernel(first_id, n, base_ticks, self.keys(seed), self._words, stats, ext,
-                            hist, pre_kind, pre_codes, str_len, str_sym, state.y0, state.block,
-                            state.right, state.rows, state.bounds, state.trail,
-                            self._per_source(seed))
+        seeded = self._seeded.get(seed)
+        if seeded is None:  # the kernel's arguments that depend on the seed alone
+            state = self._walk_state(seed)
+            seeded = self._seeded[seed] = (
+                self.keys(seed), state.y0, state.block, state.right, state.rows, state.bounds,
+                state.trail, self._per_source(seed))
+        keys, *walk_and_tables = seeded
+        nbits = self.kernel(first_id, n, base_ticks, keys, self._words, stats, ext, hist,
+                            pre_kind, pre_codes, str_len, str_sym, *walk_and_tables)
         if nbits < 0:
             from telecrunch.errors import FormatError
 
