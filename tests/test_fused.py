@@ -303,3 +303,31 @@ def test_whole_mod_equals_pymod():
         got, want = both(a, b)
         assert np.array_equal(got.view(np.uint64), want.view(np.uint64)), b
         assert (got >= 0).all() and (got < b).all()
+
+
+def test_walks_and_curves_in_a_rare_kind():
+    """Signals with state or their own loop in a kind made only for its records (the
+    gathered path: picks from the kind's index list) and in the common kind, both fused."""
+    walk = {"kind": "random_walk", "step": 0.3, "reversion": 0.01}
+    doc = {"name": "rare", "sources": {"count": 300},
+           "time": {"interval": "1s", "jitter": "1ms", "resolution": "1ms", "bits": 40},
+           "kinds": {
+               "update": {"fields": {
+                   "w": {"type": "float", "min": -50, "max": 50, "resolution": 0.01,
+                         "signal": walk},
+                   "s": {"type": "float", "encoding": "binary64", "min": -5, "max": 5,
+                         "signal": {"kind": "sine", "period": "5m", "amplitude": 4,
+                                    "offset": 0}}}},
+               "event": {"rate": 0.03, "fields": {
+                   "we": {"type": "float", "min": -50, "max": 50, "resolution": 0.01,
+                          "signal": walk},
+                   "se": {"type": "float", "encoding": "binary64", "min": -30, "max": 30,
+                          "signal": {"kind": "seasonal", "offset": 1, "daily": 20,
+                                     "weekly": 5, "noise": 0.1, "source_phase": 0.5}}}}}}
+    schema = telecrunch.load_schema(doc)
+    fast = FusedBlocks(schema)
+    assert {f.name for f in fast.spec.walks} == {"w", "we"}
+    for first, n in [(0, 5000), (5000, 7000), (400_000, 3000)]:
+        got, stats = fused_block(fast, 8, first, n)
+        assert got == reference_block(schema, 8, first, n), (first, n)
+        assert_same_stats(stats, block_stats(generate_columns(schema, 8, first, first + n)))
