@@ -223,7 +223,7 @@ class WalkCache:
         self.block = np.full((walks, sources), -2, np.int64)
         self.right = np.zeros((walks, sources), np.float64)
         self.rows = np.zeros((walks, sources, BLOCK), np.float64)
-        # the interval-tree descent to each source's latest right end (_anchor_tracked)
+        # the interval-tree descent to each source's latest right end (see walk_batch)
         self.bounds = np.zeros((walks, sources, LEVELS, 2), np.float64)
         self.trail = np.zeros((walks, sources, 2), np.int64)
 
