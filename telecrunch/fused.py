@@ -10,9 +10,10 @@ statistics and placed in the bit stream, batch by batch of 256 records in cache-
 columns (one loop per field, so the compiler vectorizes what it can and the CPU overlaps the
 rest), written into a reused buffer.
 
-Fields whose signals need more than one record (walks, regimes), text, or derived fields are
-made by the reference path for the block and handed to the kernel as precomputed codes, so a
-schema with a few of them still gets most of the speed. Schemas with anomalies use the
+Random walks are made in the kernel too, from per-source state kept between blocks
+(``walk.walk_batch``). Regimes, text and derived fields are made by the reference path for the
+block and handed to the kernel as precomputed codes, so a schema with a few of them still gets
+most of the speed. Schemas with anomalies use the
 reference path. ``tests/test_fused.py`` holds the two paths to the same bytes.
 """
 
