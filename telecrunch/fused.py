@@ -28,6 +28,7 @@ import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,20 @@ def _below(h: str, n: int) -> str:
         return (f"((({h} >> np.uint64(32)) * {_u64(n)} + ((({h} & np.uint64(0xFFFFFFFF)) * "
                 f"{_u64(n)}) >> np.uint64(32))) >> np.uint64(32))")
     return f"below({h}, {_u64(n)})"
+
+
+def _unit_cut(p: float) -> int:
+    """The least ``k`` with ``k / 2**53 >= p`` (``p`` finite, as the schema checks them).
+
+    ``unit(h)`` is ``k / 2**53`` exactly, ``k = h >> 11`` below 2**53 (its conversion and
+    scaling round nothing), so ``unit(h) < p`` exactly when ``k < _unit_cut(p)``: a compare of
+    integers, where the double takes a 64-bit conversion that vector units lack."""
+    return math.ceil(Fraction(p) * 2**53)
+
+
+def _unit_bits(h: str) -> str:
+    """The 53 bits ``unit`` scales, as an int64 (compared with _unit_cut's integers)."""
+    return f"np.int64({h} >> np.uint64(11))"
 
 
 _DRAW = re.compile(r"draw\((key\d+), rid\)")
@@ -258,8 +273,9 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
         out.append(f"{ind}c = {_u64(code)}")
         raw_float = False
     elif isinstance(f, BoolField):  # bernoulli
-        out.append(f"{ind}c = np.uint64(1) if unit(draw({k.key(*fkey, 'uniform')}, rid)) < "
-                   f"{_lit(p.p)} else np.uint64(0)")
+        h = f"draw({k.key(*fkey, 'uniform')}, rid)"
+        out.append(f"{ind}c = np.uint64(1) if {_unit_bits(h)} < {_unit_cut(p.p)} "
+                   "else np.uint64(0)")
         raw_float = False
     elif isinstance(f, EnumField):  # categorical
         w = np.ones(len(f.values)) if (p.weights or f.weights) is None else \
@@ -267,11 +283,14 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
         cdf = np.cumsum(w)
         cdf = cdf / cdf[-1]
         table = k.const(f"CDF_{name}", cdf)
-        out.append(f"{ind}u = unit(draw({k.key(*fkey, 'uniform')}, rid))")
+        h = f"draw({k.key(*fkey, 'uniform')}, rid)"
         if len(cdf) <= HIST_UNROLLED:  # the CDF rises: entries <= u = first entry > u
-            out.append(f"{ind}j = " + " + ".join(f"np.int64({_lit(e)} <= u)" for e in cdf))
+            out += [f"{ind}k53 = {_unit_bits(h)}",
+                    f"{ind}j = " + " + ".join(f"np.int64(k53 >= {_unit_cut(float(e))})"
+                                              for e in cdf)]
         else:
-            out += [f"{ind}j = 0",
+            out += [f"{ind}u = unit({h})",
+                    f"{ind}j = 0",
                     f"{ind}while j < {len(cdf)} and {table}[j] <= u:",
                     f"{ind}    j += 1"]
         out.append(f"{ind}c = np.uint64(min(j, {len(f.values) - 1}))")
@@ -471,7 +490,16 @@ def _fold(j: int, x: str, first: str | None, ind: str, typ: str) -> list[str]:
                     f"{ind}lo{j} = min(lo{j}, x{j})",
                     f"{ind}hi{j} = max(hi{j}, x{j})",
                     f"{ind}s{j} += d{j}",
-                    f"{ind}q{j} += d{j} * d{j}"]
+                    f"{ind}q{j} += {_square(f'd{j}', typ)}"]
+
+
+def _square(d: str, typ: str) -> str:
+    """d * d; for integer sums d is under 2**31 in magnitude (codes of at most 24 bits, time
+    offsets under 2**27), and as a product of sign-extended 32-bit values the compiler
+    squares it with one vector instruction instead of an emulated 64-bit multiply."""
+    if typ != "np.int64":
+        return f"{d} * {d}"
+    return f"np.int64(np.int32({d})) * np.int64(np.int32({d}))"
 
 
 def _reset(k: _Kernel, j: int, ind: str) -> list[str]:
@@ -632,7 +660,7 @@ def _time_stats(k: _Kernel, column: str, ind: str) -> list[str]:
         f"{i2}for r in range(m):",
         f"{i3}dt = delta_b[np.uint64(r)] - tlo",
         f"{i3}si += dt",
-        f"{i3}qi += dt * dt",
+        f"{i3}qi += {_square('dt', 'np.int64')}",
         f"{i2}s{j} = np.float64(si)",
         f"{i2}q{j} = np.float64(qi)",
         f"{ind}else:",
@@ -705,11 +733,13 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     if not multi:
         head.append(f"{i12}kind = 0")
     elif fused_kinds:
-        head += [f"{i12}u = unit(draw({k.key('kind')}, rid))", f"{i12}kind = 0",
-                 f"{i12}edge = 0.0"]
+        kind_draw = f"draw({k.key('kind')}, rid)"
+        head += [f"{i12}k53 = {_unit_bits(kind_draw)}", f"{i12}kind = 0"]
+        edge = 0.0
         for kd in schema.kinds[1:]:  # selects, not branches: the loop stays vectorizable
-            head += [f"{i12}low = edge", f"{i12}edge = edge + {_lit(kd.rate)}",
-                     f"{i12}kind = {kd.code} if (u >= low) & (u < edge) else kind"]
+            low, edge = edge, edge + kd.rate  # the reference's sums of doubles, in its order
+            head.append(f"{i12}kind = {kd.code} if (k53 >= {_unit_cut(low)}) & "
+                        f"(k53 < {_unit_cut(edge)}) else kind")
     else:
         head.append(f"{i12}kind = np.int64(pre_kind[i])")
     if it % count == 0:  # each source's offset in the interval, exactly
@@ -808,10 +838,10 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 body.append(f"{i12}xs[{row}, ru] = x")
                 copies.append(f"xs[{row}, ru] = xs[{row}, f0]")
                 floats = rows
-            stepping, body = _stepped([f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
-                                     f"{i12}rid = np.uint64(first_id + i)",
-                                     f"{i12}src = src_b[ru]", f"{i12}seq = seq_b[ru]",
-                                     f"{i12}ts = ts_b[ru]", *body], i8)
+            body = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
+                    f"{i12}rid = np.uint64(first_id + i)", f"{i12}src = src_b[ru]",
+                    f"{i12}seq = seq_b[ru]", f"{i12}ts = ts_b[ru]", *body]
+            stepping, body = _stepped(body, i8)
             dense_loops += [*before, *stepping, f"{i8}for r in range(m):", *body]
             dense_stats += _batch_stats(k, f, kd.code, row, i12)
         words = _frame_words(klayout, values) if not gathered else None

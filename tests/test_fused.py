@@ -331,3 +331,18 @@ def test_walks_and_curves_in_a_rare_kind():
         got, stats = fused_block(fast, 8, first, n)
         assert got == reference_block(schema, 8, first, n), (first, n)
         assert_same_stats(stats, block_stats(generate_columns(schema, 8, first, first + n)))
+
+
+@given(st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 0.01, 0.2, 0.5, 0.98, 1.0,
+                                                       2.0**-53, 1.0 - 2.0**-53, 5e-324])))
+def test_unit_cut_splits_unit_draws_at_p(p):
+    """unit(h) < p exactly when the kernel's integer compare says so: the 53-bit values
+    on either side of the cut scale to doubles on either side of p."""
+    from telecrunch.fused import _unit_cut
+
+    cut = _unit_cut(p)
+    scale = 2.0**-53
+    if cut > 0:
+        assert float(cut - 1) * scale < p
+    if cut < 2**53:
+        assert not float(cut) * scale < p
