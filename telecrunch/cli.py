@@ -258,7 +258,8 @@ def decode(dataset: str, to: str, ids: str | None, out: str | None) -> None:
 @click.option("--records", "-n", type=int, default=40_000_000, show_default=True,
               help="Records of the end-to-end runs.")
 @click.option("--repeats", type=int, default=3, show_default=True)
-@click.option("--out", default=None, help="Folder for the datasets (default: RAM, /dev/shm).")
+@click.option("--out", default=None,
+              help="Folder for the datasets (default: the system temp folder).")
 @click.option("--quick", is_flag=True, help="Small sizes and two repeats.")
 @user_errors
 def bench(records: int, repeats: int, out: str | None, quick: bool) -> None:
