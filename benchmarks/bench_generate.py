@@ -14,7 +14,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=40_000_000)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--out", default=None, help="folder for the datasets (default: RAM)")
+    parser.add_argument("--out", default=None,
+                        help="folder for the datasets (default: the system temp folder)")
     parser.add_argument("--quick", action="store_true", help="small sizes, two repeats")
     args = parser.parse_args()
     run_bench(args.records, args.repeats, args.out, args.quick)
