@@ -100,14 +100,21 @@ def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
     return Result(name, records, times, size)
 
 
-def read_back(out: Path, repeats: int) -> Result:
-    """``open_dataset(...).read()`` of the whole dataset, one core."""
+def read_back(out: Path, repeats: int) -> list[Result]:
+    """``open_dataset(...).read()`` of the whole dataset, one core (new columns: the system's
+    fresh pages are part of it), and the same records as ``batches(reuse=True)``."""
     import telecrunch
 
     ds = telecrunch.open_dataset(out)
-    times, _ = _timed(lambda: len(ds.read()), repeats)
     size = sum(ds.manifest.bytes_by_format().values())
-    return Result("read (decode, 1 core)", len(ds), times, size)
+    times, _ = _timed(lambda: len(ds.read()), repeats)
+    whole = Result("read (decode, 1 core)", len(ds), times, size)
+
+    def batches() -> int:
+        return sum(len(batch) for batch in ds.batches(reuse=True))
+
+    times, _ = _timed(batches, repeats)
+    return [whole, Result("read batches, reused, 1 core", len(ds), times, size)]
 
 
 # ---- baselines ----
@@ -294,7 +301,8 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
                     add(end_to_end(address, folder / "lz4", records, repeats,
                                    "end to end lz4, 2 workers", "lz4"))
                     shutil.rmtree(folder / "lz4", ignore_errors=True)
-                    add(read_back(folder / "e2e", repeats))
+                    for result in read_back(folder / "e2e", repeats):
+                        add(result)
                 worker_rss = max(worker_rss, _worker_rss(client))
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mmap
 from bisect import bisect_right
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ class Dataset:
         self._starts = [s.first_id for s in self.manifest.shards]
         self._local = local_path(self.url)
         self._fast = None
+        self._last_reader: tuple[int, ShardReader] | None = None  # batches read on from it
 
     def __len__(self) -> int:
         return self.manifest.records
@@ -74,6 +76,14 @@ class Dataset:
                 data = f.read()
         return ShardReader(data, self.layout, rel, self._decoder())
 
+    def _reader(self, shard: ShardEntry) -> ShardReader:
+        """The shard's reader, kept from the last call: consecutive reads (batches) go on
+        in the same shard without opening and checking it again."""
+        last = self._last_reader
+        if last is None or last[0] != shard.index:
+            last = self._last_reader = (shard.index, self.shard_reader(shard))
+        return last[1]
+
     def _decoder(self):
         """The compiled decoder of this schema (built once per dataset, on first read)."""
         if self._fast is None:
@@ -91,6 +101,47 @@ class Dataset:
         out.ids = np.arange(start, stop, dtype=np.uint64)  # itself: no copy, fewer new pages
         if not self.schema.anomalies:
             out.labels = None
+        self._fill(out, start, stop)
+        return out
+
+    def batches(self, records: int = 1 << 16, ids: slice | None = None, *,
+                reuse: bool = False) -> Iterator[Columns]:
+        """The records of ``ids`` (default: all) in ID order, ``records`` at a time (the last
+        batch may be shorter), each as ``read`` would return it.
+
+        With ``reuse``, every batch is decoded into the same arrays: memory stays at one batch
+        however large the dataset, and decoding touches no new pages (a whole ``read`` spends
+        much of its time having the system hand over fresh memory). A batch is then valid
+        only until the next one is made: copy what you keep."""
+        from telecrunch.generation import empty_columns
+
+        if isinstance(records, bool) or not isinstance(records, int) or records < 1:
+            raise DatasetError("records", "must be a whole number of records >= 1", records)
+        start, stop = self._bounds(ids)
+        if not reuse:
+            for lo in range(start, stop, records):
+                yield self.read(slice(lo, min(lo + records, stop)))
+            return
+        size = min(records, stop - start)
+        buffer = empty_columns(self.schema, size)
+        if not self.schema.anomalies:
+            buffer.labels = None
+        offsets = np.arange(size, dtype=np.uint64)
+        # the fast decoder leaves a column alone where a record's kind lacks it: such
+        # columns start each batch at zero, as in a fresh read
+        partial = [buffer.values[name] for name in self.schema.kind_of_field
+                   if len(self.schema.kinds) > 1]
+        for lo in range(start, stop, records):
+            hi = min(lo + records, stop)
+            out = buffer.take(slice(0, hi - lo))  # views of the buffer
+            np.add(offsets[: hi - lo], np.uint64(lo), out=out.ids)
+            for column in partial:
+                column[: hi - lo] = column.dtype.type()
+            self._fill(out, lo, hi)
+            yield out
+
+    def _fill(self, out: Columns, start: int, stop: int) -> None:
+        """Decode records [start, stop) into ``out`` (its arrays from position 0)."""
         first = max(bisect_right(self._starts, start) - 1, 0)
         for shard in self.manifest.shards[first:]:
             if shard.first_id >= stop:
@@ -98,10 +149,9 @@ class Dataset:
             if shard.id_stop <= start:
                 continue
             lo, hi = max(start, shard.first_id), min(stop, shard.id_stop)
-            self.shard_reader(shard).read_into(out, lo - start, lo, hi)
+            self._reader(shard).read_into(out, lo - start, lo, hi)
             if self.schema.anomalies:
                 out.labels[lo - start:hi - start] = self.shard_labels(shard, lo, hi)
-        return out
 
     def shard_labels(self, shard: ShardEntry, id_start: int, id_stop: int) -> np.ndarray:
         """Label masks of IDs [id_start, id_stop) of a shard, from its labels sidecar."""

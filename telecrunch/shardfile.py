@@ -197,6 +197,9 @@ class ShardReader:
                               f"{layout.schema.fingerprint})", has_got=False)
         self.entries = self._read_index()
         self._starts = [e.first_id for e in self.entries]
+        # the block last decoded whole for a part of it: batches that cut blocks take its
+        # other part next (one tuple, swapped whole: readers on two threads may share this)
+        self._last_block: tuple[int, Columns] | None = None
 
     def _read_index(self) -> list[IndexEntry]:
         size = len(self.data)
@@ -303,11 +306,20 @@ class ShardReader:
                     raise FormatError(f"{self.name} block {i}: {exc.place}", exc.expected,
                                       has_got=False) from None
                 continue
-            part = self.block(i).take(slice(max(lo - first, 0), hi - first))
+            part = self._decoded(i).take(slice(max(lo - first, 0), hi - first))
             start = offset + max(first, lo) - lo
             out.kind[start:start + len(part)] = part.kind
             for name, values in part.values.items():
                 out.values[name][start:start + len(part)] = values
+
+    def _decoded(self, i: int) -> Columns:
+        """Block i's records, decoded once for the parts of it that are asked in turn."""
+        last = self._last_block
+        if last is not None and last[0] == i:
+            return last[1]
+        columns = self.block(i)
+        self._last_block = (i, columns)
+        return columns
 
     def iter_blocks(self) -> Iterator[Columns]:
         for i in range(len(self.entries)):

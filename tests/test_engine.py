@@ -9,7 +9,9 @@ import orjson
 import pytest
 
 import telecrunch
+from telecrunch.columns import Columns
 from telecrunch.dataset import open_dataset
+from telecrunch.errors import DatasetError
 from telecrunch.generation import generate_columns
 from telecrunch.manifest import MANIFEST_NAME
 
@@ -189,3 +191,49 @@ def test_threads_cluster_writes_the_same_shards_as_sync(tmp_path, schema):
         telecrunch.generate(schema, 160_000, tmp_path / cluster, seed=SEED, cluster=cluster,
                             workers=2, shard_records=20_000, block_records=5_000)
     assert shard_bytes(tmp_path / "threads") == shard_bytes(tmp_path / "sync")
+
+
+def _copy(batch):
+    return batch.take(np.arange(len(batch)))  # an index array copies (a slice would view)
+
+
+@pytest.mark.parametrize("reuse", [False, True])
+def test_batches_are_the_records_in_order(datasets, reference, reuse):
+    ds = open_dataset(datasets["37000-cluster"])
+    for size, ids in [(7_777, None), (1, slice(36_995, 37_004)), (50_000, slice(999, 101_000))]:
+        start, stop = (0, RECORDS) if ids is None else (ids.start, ids.stop)
+        got = [_copy(batch) for batch in ds.batches(size, ids, reuse=reuse)]
+        assert [len(b) for b in got] == [min(size, stop - lo) for lo in range(start, stop, size)]
+        assert Columns.concat(got).differences(
+            reference.take(slice(start, stop))) == [], (size, ids)
+
+
+def test_reused_batches_share_one_buffer(datasets):
+    ds = open_dataset(datasets["37000-cluster"])
+    batches = ds.batches(10_000, reuse=True)
+    first = next(batches)
+    ids = first.ids.copy()
+    later = next(batches)
+    assert np.shares_memory(first.ids, later.ids)
+    assert np.shares_memory(first["temperature"], later["temperature"])
+    assert int(later.ids[0]) == 10_000 and not np.array_equal(first.ids, ids)
+
+
+def test_batches_carry_the_anomaly_labels(tmp_path):
+    schema = telecrunch.load_schema(DEMO_SCHEMA.parent / "fleet_schema.yaml")
+    telecrunch.generate(schema, 30_000, tmp_path / "fleet", seed=3, cluster="sync",
+                        shard_records=7_000)
+    ds = open_dataset(tmp_path / "fleet")
+    whole = ds.read()
+    assert whole.labels.any()
+    for reuse in (False, True):
+        got = Columns.concat([_copy(b) for b in ds.batches(4_096, reuse=reuse)])
+        assert got.differences(whole) == [], reuse
+        np.testing.assert_array_equal(got.labels, whole.labels)
+
+
+@pytest.mark.parametrize("records", [0, -5, 2.5, True])
+def test_batches_of_a_bad_size_are_refused(datasets, records):
+    ds = open_dataset(datasets["37000-cluster"])
+    with pytest.raises(DatasetError, match="records"):
+        next(ds.batches(records))
