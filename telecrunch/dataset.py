@@ -106,23 +106,50 @@ class Dataset:
 
     def batches(self, records: int = 1 << 16, ids: slice | None = None, *,
                 reuse: bool = False) -> Iterator[Columns]:
-        """The records of ``ids`` (default: all) in ID order, ``records`` at a time (the last
-        batch may be shorter), each as ``read`` would return it.
+        """The records of ``ids`` (default: all) in ID order, at most ``records`` at a time,
+        each batch as ``read`` would return it.
 
-        With ``reuse``, every batch is decoded into the same arrays: memory stays at one batch
-        however large the dataset, and decoding touches no new pages (a whole ``read`` spends
-        much of its time having the system hand over fresh memory). A batch is then valid
-        only until the next one is made: copy what you keep."""
-        from telecrunch.generation import empty_columns
-
+        Batches end where the dataset's blocks end (so each block is decoded straight into
+        its batch); a block longer than ``records`` is cut into pieces of ``records``. With
+        ``reuse``, every batch is decoded into the same arrays: memory stays at one batch
+        however large the dataset, and decoding touches no new pages (a whole ``read``
+        spends much of its time having the system hand over fresh memory). A batch is then
+        valid only until the next one is made: copy what you keep."""
         if isinstance(records, bool) or not isinstance(records, int) or records < 1:
             raise DatasetError("records", "must be a whole number of records >= 1", records)
         start, stop = self._bounds(ids)
-        if not reuse:
-            for lo in range(start, stop, records):
-                yield self.read(slice(lo, min(lo + records, stop)))
-            return
-        size = min(records, stop - start)
+        make = self._reusing(min(records, stop - start)) if reuse else \
+            (lambda lo, hi: self.read(slice(lo, hi)))
+        lo = hi = start  # the batch being gathered: [lo, hi)
+        for end in self._block_ends(start, stop):
+            if end - lo > records and hi > lo:  # the block does not fit: send what is
+                yield make(lo, hi)
+                lo = hi
+            while end - lo > records:  # a block longer than a batch, in pieces
+                yield make(lo, lo + records)
+                lo += records
+            hi = end
+        if hi > lo:
+            yield make(lo, hi)
+
+    def _block_ends(self, start: int, stop: int) -> Iterator[int]:
+        """Where the blocks holding [start, stop) end (the last at ``stop``)."""
+        first = max(bisect_right(self._starts, start) - 1, 0)
+        for shard in self.manifest.shards[first:]:
+            if shard.first_id >= stop:
+                return
+            if shard.id_stop <= start:
+                continue
+            reader = self._reader(shard)
+            for i in reader.blocks_for(max(start, shard.first_id), min(stop, shard.id_stop)):
+                entry = reader.entries[i]
+                yield min(entry.first_id + entry.records, stop)
+
+    def _reusing(self, size: int):
+        """A function making the batch [lo, hi) (at most ``size`` records) in one set of
+        columns, each time."""
+        from telecrunch.generation import empty_columns
+
         buffer = empty_columns(self.schema, size)
         if not self.schema.anomalies:
             buffer.labels = None
@@ -131,14 +158,16 @@ class Dataset:
         # columns start each batch at zero, as in a fresh read
         partial = [buffer.values[name] for name in self.schema.kind_of_field
                    if len(self.schema.kinds) > 1]
-        for lo in range(start, stop, records):
-            hi = min(lo + records, stop)
+
+        def make(lo: int, hi: int) -> Columns:
             out = buffer.take(slice(0, hi - lo))  # views of the buffer
             np.add(offsets[: hi - lo], np.uint64(lo), out=out.ids)
             for column in partial:
                 column[: hi - lo] = column.dtype.type()
             self._fill(out, lo, hi)
-            yield out
+            return out
+
+        return make
 
     def _fill(self, out: Columns, start: int, stop: int) -> None:
         """Decode records [start, stop) into ``out`` (its arrays from position 0)."""
