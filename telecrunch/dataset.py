@@ -78,7 +78,8 @@ class Dataset:
 
     def _reader(self, shard: ShardEntry) -> ShardReader:
         """The shard's reader, kept from the last call: consecutive reads (batches) go on
-        in the same shard without opening and checking it again."""
+        in the same shard without opening and checking it again (a remote shard's bytes
+        stay in memory until another shard is read)."""
         last = self._last_reader
         if last is None or last[0] != shard.index:
             last = self._last_reader = (shard.index, self.shard_reader(shard))
