@@ -66,14 +66,21 @@ class DaskRunner:
         return self.client.dashboard_link
 
     def run(self, fn: Callable, calls: Sequence[tuple[str, tuple]]) -> Iterator[Any]:
-        from distributed import as_completed
+        from distributed import as_completed, wait
 
         futures = [self.client.submit(fn, *args, key=key, pure=False) for key, args in calls]
         try:
-            for future in as_completed(futures):
-                yield future.result()
+            # results fetched in the background as tasks finish, not one round trip each
+            for _future, result in as_completed(futures, with_results=True):
+                yield result
         finally:
-            self.client.cancel(futures)
+            pending = [f for f in futures if not f.done()]
+            if pending:  # stopped early (an error, an interrupt): leave no work behind
+                # tasks a worker already holds cannot be stopped: wait for them to end, so
+                # that the caller's clean-up comes after their last write; the rest never run
+                held = {key for keys in self.client.processing().values() for key in keys}
+                self.client.cancel([f for f in pending if f.key not in held])
+                wait([f for f in pending if f.key in held])
 
 
 def _read_spec(path: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ import pytest
 import telecrunch
 from telecrunch.columns import Columns
 from telecrunch.dataset import open_dataset
-from telecrunch.errors import DatasetError
+from telecrunch.errors import DatasetError, FormatError
 from telecrunch.generation import generate_columns
 from telecrunch.manifest import MANIFEST_NAME
 
@@ -245,3 +245,13 @@ def test_batches_of_a_bad_size_are_refused(datasets, records):
     ds = open_dataset(datasets["37000-cluster"])
     with pytest.raises(DatasetError, match="records"):
         next(ds.batches(records))
+
+
+def test_a_task_error_on_the_cluster_reaches_the_caller(tmp_path, cluster_address):
+    doc = DEMO_SCHEMA.read_text().replace("bits: 32", "bits: 12")  # blocks overflow the time
+    (tmp_path / "narrow.yaml").write_text(doc)
+    schema = telecrunch.load_schema(tmp_path / "narrow.yaml")
+    with pytest.raises(FormatError, match="time.bits"):
+        telecrunch.generate(schema, 100_000, tmp_path / "ds", cluster=cluster_address,
+                            shard_records=10_000)
+    assert not (tmp_path / "ds").exists()  # nothing made: nothing left
