@@ -44,7 +44,6 @@ class Dataset:
         self._starts = [s.first_id for s in self.manifest.shards]
         self._local = local_path(self.url)
         self._fast = None
-        self._last_reader: tuple[int, ShardReader] | None = None  # batches read on from it
 
     def __len__(self) -> int:
         return self.manifest.records
@@ -76,15 +75,6 @@ class Dataset:
                 data = f.read()
         return ShardReader(data, self.layout, rel, self._decoder())
 
-    def _reader(self, shard: ShardEntry) -> ShardReader:
-        """The shard's reader, kept from the last call: consecutive reads (batches) go on
-        in the same shard without opening and checking it again (a remote shard's bytes
-        stay in memory until another shard is read)."""
-        last = self._last_reader
-        if last is None or last[0] != shard.index:
-            last = self._last_reader = (shard.index, self.shard_reader(shard))
-        return last[1]
-
     def _decoder(self):
         """The compiled decoder of this schema (built once per dataset, on first read)."""
         if self._fast is None:
@@ -95,14 +85,16 @@ class Dataset:
 
     def read(self, ids: slice | None = None) -> Columns:
         """Records with IDs in ``ids`` (a slice of absolute record IDs; default: all)."""
+        return self._read(*self._bounds(ids), _LastReader(self))
+
+    def _read(self, start: int, stop: int, readers: _LastReader) -> Columns:
         from telecrunch.generation import empty_columns
 
-        start, stop = self._bounds(ids)
         out = empty_columns(self.schema, stop - start)  # filled in place: no copies
         out.ids = np.arange(start, stop, dtype=np.uint64)  # itself: no copy, fewer new pages
         if not self.schema.anomalies:
             out.labels = None
-        self._fill(out, start, stop)
+        self._fill(out, start, stop, readers)
         return out
 
     def batches(self, records: int = 1 << 16, ids: slice | None = None, *,
@@ -119,10 +111,14 @@ class Dataset:
         if isinstance(records, bool) or not isinstance(records, int) or records < 1:
             raise DatasetError("records", "must be a whole number of records >= 1", records)
         start, stop = self._bounds(ids)
-        make = self._reusing(min(records, stop - start)) if reuse else \
-            (lambda lo, hi: self.read(slice(lo, hi)))
+        readers = _LastReader(self)  # batch after batch in one shard: opened once
+        if reuse:
+            make = self._reusing(min(records, stop - start), readers)
+        else:
+            def make(lo: int, hi: int) -> Columns:
+                return self._read(lo, hi, readers)
         lo = hi = start  # the batch being gathered: [lo, hi)
-        for end in self._block_ends(start, stop):
+        for end in self._block_ends(start, stop, readers):
             if end - lo > records and hi > lo:  # the block does not fit: send what is
                 yield make(lo, hi)
                 lo = hi
@@ -133,7 +129,7 @@ class Dataset:
         if hi > lo:
             yield make(lo, hi)
 
-    def _block_ends(self, start: int, stop: int) -> Iterator[int]:
+    def _block_ends(self, start: int, stop: int, readers: _LastReader) -> Iterator[int]:
         """Where the blocks holding [start, stop) end (the last at ``stop``)."""
         first = max(bisect_right(self._starts, start) - 1, 0)
         for shard in self.manifest.shards[first:]:
@@ -141,12 +137,12 @@ class Dataset:
                 return
             if shard.id_stop <= start:
                 continue
-            reader = self._reader(shard)
+            reader = readers.get(shard)
             for i in reader.blocks_for(max(start, shard.first_id), min(stop, shard.id_stop)):
                 entry = reader.entries[i]
                 yield min(entry.first_id + entry.records, stop)
 
-    def _reusing(self, size: int):
+    def _reusing(self, size: int, readers: _LastReader):
         """A function making the batch [lo, hi) (at most ``size`` records) in one set of
         columns, each time."""
         from telecrunch.generation import empty_columns
@@ -157,20 +153,20 @@ class Dataset:
         offsets = np.arange(size, dtype=np.uint64)
         # the fast decoder leaves a column alone where a record's kind lacks it: such
         # columns start each batch at zero, as in a fresh read
-        partial = [buffer.values[name] for name in self.schema.kind_of_field
-                   if len(self.schema.kinds) > 1]
+        partial = [buffer.values[name] for name in self.schema.kind_of_field] \
+            if len(self.schema.kinds) > 1 else []
 
         def make(lo: int, hi: int) -> Columns:
             out = buffer.take(slice(0, hi - lo))  # views of the buffer
             np.add(offsets[: hi - lo], np.uint64(lo), out=out.ids)
             for column in partial:
                 column[: hi - lo] = column.dtype.type()
-            self._fill(out, lo, hi)
+            self._fill(out, lo, hi, readers)
             return out
 
         return make
 
-    def _fill(self, out: Columns, start: int, stop: int) -> None:
+    def _fill(self, out: Columns, start: int, stop: int, readers: _LastReader) -> None:
         """Decode records [start, stop) into ``out`` (its arrays from position 0)."""
         first = max(bisect_right(self._starts, start) - 1, 0)
         for shard in self.manifest.shards[first:]:
@@ -179,7 +175,7 @@ class Dataset:
             if shard.id_stop <= start:
                 continue
             lo, hi = max(start, shard.first_id), min(stop, shard.id_stop)
-            self._reader(shard).read_into(out, lo - start, lo, hi)
+            readers.get(shard).read_into(out, lo - start, lo, hi)
             if self.schema.anomalies:
                 out.labels[lo - start:hi - start] = self.shard_labels(shard, lo, hi)
 
@@ -220,6 +216,22 @@ class Dataset:
         return dd.from_map(_read_shard_frame, [(self.url, s.index) for s in self.shards],
                            meta=meta, divisions=[*self._starts, self.manifest.id_stop - 1]
                            if self.shards else None, enforce_metadata=False)
+
+
+class _LastReader:
+    """The reader of the shard read last, for one ``read`` or one run of ``batches``: batch
+    after batch in one shard opens and checks it once (a remote shard's bytes stay in memory
+    until the next shard). Not kept by the dataset, so a file replaced between two reads is
+    opened afresh."""
+
+    def __init__(self, dataset: Dataset):
+        self.dataset = dataset
+        self.last: tuple[int, ShardReader] | None = None
+
+    def get(self, shard: ShardEntry) -> ShardReader:
+        if self.last is None or self.last[0] != shard.index:
+            self.last = (shard.index, self.dataset.shard_reader(shard))
+        return self.last[1]
 
 
 def _read_shard_frame(arg: tuple[str, int]) -> Any:
