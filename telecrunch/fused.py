@@ -541,6 +541,11 @@ def _put(width: int, value: str, ind: str) -> list[str]:
     a call passing the ``out`` array costs atomic reference counting per record)."""
     if width == 0:
         return []
+    if width == 64:  # a whole word: the current one completes, the fill stays where it is
+        return [f"{ind}v = {value}",
+                f"{ind}out[word] = acc | (v << np.uint64(fill))",
+                f"{ind}acc = (v >> np.uint64(63 - fill)) >> np.uint64(1)",
+                f"{ind}word += 1"]
     return [f"{ind}v = {value}",
             f"{ind}acc = acc | (v << np.uint64(fill))",
             f"{ind}spill = (v >> np.uint64(63 - fill)) >> np.uint64(1)",
