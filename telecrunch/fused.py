@@ -843,10 +843,10 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                 body.append(f"{i12}xs[{row}, ru] = x")
                 copies.append(f"xs[{row}, ru] = xs[{row}, f0]")
                 floats = rows
-            body = [f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
-                    f"{i12}rid = np.uint64(first_id + i)", f"{i12}src = src_b[ru]",
-                    f"{i12}seq = seq_b[ru]", f"{i12}ts = ts_b[ru]", *body]
-            stepping, body = _stepped(body, i8)
+            stepping, body = _stepped([f"{i12}ru = np.uint64(r)", f"{i12}i = b0 + r",
+                                     f"{i12}rid = np.uint64(first_id + i)",
+                                     f"{i12}src = src_b[ru]", f"{i12}seq = seq_b[ru]",
+                                     f"{i12}ts = ts_b[ru]", *body], i8)
             dense_loops += [*before, *stepping, f"{i8}for r in range(m):", *body]
             dense_stats += _batch_stats(k, f, kd.code, row, i12)
         words = _frame_words(klayout, values) if not gathered else None
