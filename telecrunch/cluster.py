@@ -66,7 +66,7 @@ class DaskRunner:
         return self.client.dashboard_link
 
     def run(self, fn: Callable, calls: Sequence[tuple[str, tuple]]) -> Iterator[Any]:
-        from distributed import as_completed, wait
+        from distributed import as_completed
 
         futures = [self.client.submit(fn, *args, key=key, pure=False) for key, args in calls]
         try:
@@ -76,11 +76,20 @@ class DaskRunner:
         finally:
             pending = [f for f in futures if not f.done()]
             if pending:  # stopped early (an error, an interrupt): leave no work behind
-                # tasks a worker already holds cannot be stopped: wait for them to end, so
-                # that the caller's clean-up comes after their last write; the rest never run
-                held = {key for keys in self.client.processing().values() for key in keys}
-                self.client.cancel([f for f in pending if f.key not in held])
-                wait([f for f in pending if f.key in held])
+                self._stop(pending)
+
+    def _stop(self, pending: list) -> None:
+        """Cancel the tasks no worker holds yet and wait for the others to end (they cannot
+        be stopped), so that the caller's clean-up comes after their last write. With the
+        scheduler gone there is nothing to wait for: the error that ended the run stands."""
+        from distributed import wait
+
+        try:
+            held = {key for keys in self.client.processing().values() for key in keys}
+            self.client.cancel([f for f in pending if f.key not in held])
+            wait([f for f in pending if f.key in held])
+        except Exception:  # noqa: BLE001 - the run's own error matters more
+            pass
 
 
 def _read_spec(path: str) -> dict[str, Any]:
