@@ -6,6 +6,7 @@ measurement is there, and that the sizes it reports agree with each other.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 
 import pytest
@@ -25,6 +26,7 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     results = run_bench(records=records, repeats=1, out=str(tmp_path), echo=lines.append)
     by = {r.name: r for r in results}
     assert set(NAMES) <= set(by)
+    assert ("Faker + struct.pack" in by) == (importlib.util.find_spec("faker") is not None)
     for result in results:
         row = ROW.match(result.line())
         assert row, result.line()
