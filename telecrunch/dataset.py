@@ -131,14 +131,9 @@ class Dataset:
 
     def _block_ends(self, start: int, stop: int, readers: _LastReader) -> Iterator[int]:
         """Where the blocks holding [start, stop) end (the last at ``stop``)."""
-        first = max(bisect_right(self._starts, start) - 1, 0)
-        for shard in self.manifest.shards[first:]:
-            if shard.first_id >= stop:
-                return
-            if shard.id_stop <= start:
-                continue
+        for shard, lo, hi in self._overlaps(start, stop):
             reader = readers.get(shard)
-            for i in reader.blocks_for(max(start, shard.first_id), min(stop, shard.id_stop)):
+            for i in reader.blocks_for(lo, hi):
                 entry = reader.entries[i]
                 yield min(entry.first_id + entry.records, stop)
 
@@ -168,16 +163,19 @@ class Dataset:
 
     def _fill(self, out: Columns, start: int, stop: int, readers: _LastReader) -> None:
         """Decode records [start, stop) into ``out`` (its arrays from position 0)."""
-        first = max(bisect_right(self._starts, start) - 1, 0)
-        for shard in self.manifest.shards[first:]:
-            if shard.first_id >= stop:
-                break
-            if shard.id_stop <= start:
-                continue
-            lo, hi = max(start, shard.first_id), min(stop, shard.id_stop)
+        for shard, lo, hi in self._overlaps(start, stop):
             readers.get(shard).read_into(out, lo - start, lo, hi)
             if self.schema.anomalies:
                 out.labels[lo - start:hi - start] = self.shard_labels(shard, lo, hi)
+
+    def _overlaps(self, start: int, stop: int) -> Iterator[tuple[ShardEntry, int, int]]:
+        """Each shard holding IDs of [start, stop), with the part of it that does."""
+        first = max(bisect_right(self._starts, start) - 1, 0)
+        for shard in self.manifest.shards[first:]:
+            if shard.first_id >= stop:
+                return
+            if shard.id_stop > start:
+                yield shard, max(start, shard.first_id), min(stop, shard.id_stop)
 
     def shard_labels(self, shard: ShardEntry, id_start: int, id_stop: int) -> np.ndarray:
         """Label masks of IDs [id_start, id_stop) of a shard, from its labels sidecar."""
