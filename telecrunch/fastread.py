@@ -105,10 +105,9 @@ def generate_reader(layout: Layout) -> tuple[str, list[str], list[str]]:
              f"{i8}kinds[i] = k"]
     for kl in layout.kinds:
         body.append(f"{i8}{'if' if kl.code == 0 else 'elif'} k == np.uint64({kl.code}):")
-        if not any(s.is_string for s in kl.slots):
-            body += [f"{i12}if pos + {kl.fixed_bits} > nbits:", f"{i12}    return -2"]
         frame = not any(s.is_string for s in kl.slots)
         if frame:  # fixed offsets: the frame's words once, then constant shifts per slot
+            body += [f"{i12}if pos + {kl.fixed_bits} > nbits:", f"{i12}    return -2"]
             body += _frame_words(kl.fixed_bits, i12)
         offset = schema.header_bits
         for slot in kl.slots[1:]:
