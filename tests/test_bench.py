@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from pathlib import Path
 
 import pytest
 
 from telecrunch.bench import run_bench
 
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
+REFERENCE = str(Path(__file__).resolve().parent.parent / "jobs" / "reference_schema.yaml")
 NAMES = ["kernel, 1 core", "kernel realistic, 1 core", "numpy PCG64 draw floor",
          "numpy vectorized gen+pack", "naive Python packer", "end to end, 2 workers",
          "end to end lz4, 2 workers", "read (decode, 1 core)", "read batches, reused, 1 core",
@@ -46,3 +48,47 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
                for line in lines)
     assert any(line.startswith("peak RSS: ") for line in lines)
     assert not list(tmp_path.iterdir())  # its datasets are removed
+
+
+def _kernel_ab():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "kernel_ab.py"
+    spec = importlib.util.spec_from_file_location("kernel_ab", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _edit_file(tmp_path, name: str, body: str) -> str:
+    path = tmp_path / f"{name}.py"
+    path.write_text(f"def edit(source):\n    return {body}\n")
+    return str(path)
+
+
+AB_ROW = re.compile(r"^A best [\d.]+ q1 [\d.]+ \| B best [\d.]+ q1 [\d.]+ M rec/s \| "
+                    r"B/A best [\d.]+ q1 [\d.]+$")
+
+
+def test_kernel_ab_times_an_edit_that_keeps_the_output(tmp_path, capsys):
+    same = _edit_file(tmp_path, "same", "source.replace('    nbits = word * 64 + fill', "
+                      "'    # no change\\n    nbits = word * 64 + fill', 1)")
+    assert _kernel_ab().main([REFERENCE, same, "--records", "20000", "--rounds", "2",
+                              "--block", "4096"]) == 0
+    assert AB_ROW.match(capsys.readouterr().out.strip())
+
+
+def test_kernel_ab_refuses_an_edit_that_changes_the_output(tmp_path, capsys):
+    # every record's kind hash skipped: other kinds, other bytes
+    other = _edit_file(tmp_path, "other", "source.replace('mix64(zkey0)', '(zkey0)')")
+    ab = _kernel_ab()
+    assert ab.main([REFERENCE, other, "--records", "20000", "--rounds", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "packed bits differ" in err and "statistics differ" in err
+    # an ablation may change the output on purpose
+    assert ab.main([REFERENCE, other, "--records", "20000", "--rounds", "2", "--no-check"]) == 0
+    assert AB_ROW.match(capsys.readouterr().out.strip())
+
+
+def test_kernel_ab_refuses_an_edit_that_edits_nothing(tmp_path):
+    nothing = _edit_file(tmp_path, "nothing", "source")
+    with pytest.raises(SystemExit, match="unchanged"):
+        _kernel_ab().main([REFERENCE, nothing, "--records", "20000", "--rounds", "2"])
