@@ -282,13 +282,13 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
             np.asarray(p.weights or f.weights, dtype=np.float64)
         cdf = np.cumsum(w)
         cdf = cdf / cdf[-1]
-        table = k.const(f"CDF_{name}", cdf)
         h = f"draw({k.key(*fkey, 'uniform')}, rid)"
         if len(cdf) <= HIST_UNROLLED:  # the CDF rises: entries <= u = first entry > u
             out += [f"{ind}k53 = {_unit_bits(h)}",
                     f"{ind}j = " + " + ".join(f"np.int64(k53 >= {_unit_cut(float(e))})"
                                               for e in cdf)]
-        else:
+        else:  # many values: a search of the CDF's table
+            table = k.const(f"CDF_{name}", cdf)
             out += [f"{ind}u = unit({h})",
                     f"{ind}j = 0",
                     f"{ind}while j < {len(cdf)} and {table}[j] <= u:",
