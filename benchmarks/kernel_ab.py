@@ -29,7 +29,7 @@ PROBES = ((0, 70_000), (123_456_789, 5_000))  # (first ID, records): blocks the 
 
 def variant(blocks: fused.FusedBlocks, edit: Callable[[str], str]) -> fused.FusedBlocks:
     """Another FusedBlocks of the same schema whose kernel is built from ``edit(source)``."""
-    source = Path(blocks.kernel.py_func.__code__.co_filename).read_text()
+    source, _ = fused.generate_source(blocks.schema, blocks.layout)
     edited = edit(source)
     if edited == source:
         raise SystemExit("kernel_ab: the edit left the kernel source unchanged")

@@ -15,7 +15,8 @@ import pytest
 from telecrunch.bench import run_bench
 
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
-REFERENCE = str(Path(__file__).resolve().parent.parent / "jobs" / "reference_schema.yaml")
+ROOT = Path(__file__).resolve().parent.parent
+REFERENCE = str(ROOT / "jobs" / "reference_schema.yaml")
 NAMES = ["kernel, 1 core", "kernel realistic, 1 core", "numpy PCG64 draw floor",
          "numpy vectorized gen+pack", "naive Python packer", "end to end, 2 workers",
          "end to end lz4, 2 workers", "read (decode, 1 core)", "read batches, reused, 1 core",
@@ -51,8 +52,7 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
 
 
 def _kernel_ab():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "kernel_ab.py"
-    spec = importlib.util.spec_from_file_location("kernel_ab", path)
+    spec = importlib.util.spec_from_file_location("kernel_ab", ROOT / "benchmarks" / "kernel_ab.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
