@@ -9,7 +9,7 @@ import numba
 import numpy as np
 import pytest
 
-from telecrunch import detmath, generate_columns, load_schema, rng, vecmath
+from telecrunch import detmath, gauss, generate_columns, load_schema, rng, vecmath
 from tests import reference
 
 KEYS = [0, 1, 0x9E3779B97F4A7C15, 2**64 - 1, 0x0123456789ABCDEF]
@@ -114,6 +114,30 @@ def test_normal_compiled_equals_interpreted_and_reference():
     assert compiled.tolist() == interpreted
     library = np.array([reference.normal(int(h)) for h in hs])
     np.testing.assert_allclose(compiled, library, rtol=0, atol=1e-8)
+
+
+@numba.njit
+def _normals_in_batches(z, count, at, batch):
+    out = np.full(at + count, np.nan)
+    bits = np.empty(batch, np.uint64)
+    for b0 in range(0, count, batch):
+        m = min(batch, count - b0)
+        gauss.std_normals(z + np.uint64(b0) * rng.GOLDEN, m, out, at + b0, bits)
+    return out
+
+
+@pytest.mark.parametrize("batch", [1, 16, 256])
+def test_batched_normals_equal_one_by_one(batch):
+    """std_normals (the kernels' two-pass form) gives normal(mix64(z + j * GOLDEN)) bit for
+    bit, tail draws included, written from ``at`` on and nowhere else."""
+    z = np.uint64(0x0123456789ABCDEF)
+    count, at = 20_000, 3
+    out = _normals_in_batches(z, count, at, batch)
+    bits = rng.bits_array(z, np.arange(count, dtype=np.uint64))  # mix64(z + j * GOLDEN)
+    tails = sum(int(h >> np.uint64(51)) & (gauss.CELLS - 1) >= gauss.TAIL_CELL for h in bits)
+    assert tails > 100  # the second pass is exercised
+    assert np.isnan(out[:at]).all()
+    assert _same_bits(out[at:], [rng.normal(h) for h in bits])
 
 
 # ---- detmath: interpreted == compiled, bit for bit ----
