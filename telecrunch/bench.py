@@ -50,10 +50,17 @@ class Result:
                 f"{r[-1] / 1e6:9.4g} M rec/s | {mbs:8.1f} MB/s | {per:6.2f} B/rec")
 
 
-def _timed(fn: Callable[[], int], repeats: int) -> tuple[list[float], int]:
+def _timed(fn: Callable[[], int], repeats: int,
+           prepare: Callable[[], None] | None = None) -> tuple[list[float], int]:
+    """Seconds of each of ``repeats`` calls of ``fn`` after a warm-up one; ``prepare`` runs
+    untimed before every call (clearing the last run's output)."""
+    if prepare is not None:
+        prepare()
     fn()  # warm up: compilation, caches, page faults of first use
     times, size = [], 0
     for _ in range(repeats):
+        if prepare is not None:
+            prepare()
         started = time.perf_counter()
         size = fn()
         times.append(time.perf_counter() - started)
@@ -88,15 +95,17 @@ def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
     schema = telecrunch.load_schema(REFERENCE)
     sizes = []
 
-    def run() -> int:
+    def clear() -> None:  # deleting the last run's files is no part of generating
         shutil.rmtree(out, ignore_errors=True)
+
+    def run() -> int:
         manifest = telecrunch.generate(schema, records, out, seed=1, cluster=address,
                                        shard_records=max(records // 16, BLOCK),
                                        compression=compression)
         sizes.append(sum(manifest.bytes_by_format().values()))
         return sizes[-1]
 
-    times, size = _timed(run, repeats)
+    times, size = _timed(run, repeats, clear)
     return Result(name, records, times, size)
 
 

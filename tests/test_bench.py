@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from telecrunch.bench import run_bench
+from telecrunch.bench import _timed, run_bench
 
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
 ROOT = Path(__file__).resolve().parent.parent
@@ -66,6 +66,25 @@ def _edit_file(tmp_path, name: str, body: str) -> str:
 
 AB_ROW = re.compile(r"^A best [\d.]+ q1 [\d.]+ \| B best [\d.]+ q1 [\d.]+ M rec/s \| "
                     r"B/A best [\d.]+ q1 [\d.]+$")
+
+
+def test_timed_runs_the_preparation_before_every_call_outside_the_clock(monkeypatch):
+    clock = [0.0]  # a fake clock: preparing takes 100 "seconds", a call 1
+    events = []
+    monkeypatch.setattr("telecrunch.bench.time.perf_counter", lambda: clock[0])
+
+    def prepare():
+        events.append("prepare")
+        clock[0] += 100.0
+
+    def fn():
+        events.append("run")
+        clock[0] += 1.0
+        return 7
+
+    times, size = _timed(fn, 3, prepare)
+    assert events == ["prepare", "run"] * 4  # the warm-up, then 3 timed calls
+    assert times == [1.0, 1.0, 1.0] and size == 7
 
 
 def test_kernel_ab_times_an_edit_that_keeps_the_output(tmp_path, capsys):
