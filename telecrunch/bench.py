@@ -110,20 +110,23 @@ def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
 
 
 def read_back(out: Path, repeats: int) -> list[Result]:
-    """``open_dataset(...).read()`` of the whole dataset, one core (new columns: the system's
-    fresh pages are part of it), and the same records as ``batches(reuse=True)``."""
+    """``open_dataset(...).read()`` of the whole dataset on one core (new columns: the
+    system's fresh pages are part of it) and on all (its default), and the same records as
+    ``batches(reuse=True)``."""
     import telecrunch
 
     ds = telecrunch.open_dataset(out)
     size = sum(ds.manifest.bytes_by_format().values())
-    times, _ = _timed(lambda: len(ds.read()), repeats)
+    times, _ = _timed(lambda: len(ds.read(threads=1)), repeats)
     whole = Result("read (decode, 1 core)", len(ds), times, size)
+    times, _ = _timed(lambda: len(ds.read()), repeats)
+    threaded = Result("read (decode, all cores)", len(ds), times, size)
 
     def batches() -> int:
         return sum(len(batch) for batch in ds.batches(reuse=True))
 
     times, _ = _timed(batches, repeats)
-    return [whole, Result("read batches, reused, 1 core", len(ds), times, size)]
+    return [whole, threaded, Result("read batches, reused, 1 core", len(ds), times, size)]
 
 
 # ---- baselines ----
@@ -325,6 +328,7 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
                  ("kernel, 1 core", "numpy vectorized gen+pack"),
                  ("kernel, 1 core", "naive Python packer"),
                  ("kernel realistic, 1 core", "kernel, 1 core"),
+                 ("read (decode, all cores)", "read (decode, 1 core)"),
                  ("end to end, 2 workers", "Faker + struct.pack")]:
         if a in by and b in by:
             echo(f"  {a} / {b} = {by[a].median / by[b].median:.2f}")

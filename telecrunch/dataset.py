@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 from bisect import bisect_right
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from telecrunch.columns import Columns
 from telecrunch.errors import DatasetError
 from telecrunch.layout import compile_layout
 from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
+from telecrunch.readparts import default_threads, read_parts
 from telecrunch.schema import Schema
 from telecrunch.shardfile import ShardReader
 from telecrunch.storage import join, local_path, open_fs
@@ -83,17 +85,43 @@ class Dataset:
             self._fast = FastReader(self.layout)
         return self._fast
 
-    def read(self, ids: slice | None = None) -> Columns:
-        """Records with IDs in ``ids`` (a slice of absolute record IDs; default: all)."""
-        return self._read(*self._bounds(ids), _LastReader(self))
+    def read(self, ids: slice | None = None, *, threads: int | None = None) -> Columns:
+        """Records with IDs in ``ids`` (a slice of absolute record IDs; default: all).
 
-    def _read(self, start: int, stop: int, readers: _LastReader) -> Columns:
+        ``threads`` decode runs of whole blocks at once, each into its part of the result
+        (default: one per core this process may use; 1: in the calling thread alone)."""
+        if threads is None:
+            threads = default_threads()
+        elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise DatasetError("threads", "must be a whole number >= 1", threads)
+        start, stop = self._bounds(ids)
+        out = self._empty(start, stop)
+        block = self.manifest.job.get("block_records")
+        parts = read_parts(start, stop, [(s.first_id, s.id_stop) for s in self.shards],
+                           block if isinstance(block, int) and block > 0 else None, threads)
+        if len(parts) <= 1:
+            self._fill(out, start, stop, _LastReader(self))
+            return out
+        self._decoder()  # made once, here: the threads share it
+        with ThreadPoolExecutor(len(parts), thread_name_prefix="telecrunch-read") as pool:
+            done = [pool.submit(self._fill, out.take(slice(lo - start, hi - start)), lo, hi,
+                                _LastReader(self)) for lo, hi in parts]
+            for future in done:  # the first part's error, as a serial read would raise it
+                future.result()
+        return out
+
+    def _empty(self, start: int, stop: int) -> Columns:
+        """Columns for records [start, stop), to be filled in place (no copies)."""
         from telecrunch.generation import empty_columns
 
-        out = empty_columns(self.schema, stop - start)  # filled in place: no copies
+        out = empty_columns(self.schema, stop - start)
         out.ids = np.arange(start, stop, dtype=np.uint64)  # itself: no copy, fewer new pages
         if not self.schema.anomalies:
             out.labels = None
+        return out
+
+    def _read(self, start: int, stop: int, readers: _LastReader) -> Columns:
+        out = self._empty(start, stop)
         self._fill(out, start, stop, readers)
         return out
 

@@ -19,8 +19,8 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = str(ROOT / "jobs" / "reference_schema.yaml")
 NAMES = ["kernel, 1 core", "kernel realistic, 1 core", "numpy PCG64 draw floor",
          "numpy vectorized gen+pack", "naive Python packer", "end to end, 2 workers",
-         "end to end lz4, 2 workers", "read (decode, 1 core)", "read batches, reused, 1 core",
-         "end to end, 1 worker"]
+         "end to end lz4, 2 workers", "read (decode, 1 core)", "read (decode, all cores)",
+         "read batches, reused, 1 core", "end to end, 1 worker"]
 
 
 def test_bench_reports_every_measurement_in_its_format(tmp_path):
@@ -42,6 +42,7 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     files = by["end to end, 2 workers"].bytes / records
     assert files == pytest.approx(kernel, rel=0.01)
     assert by["read (decode, 1 core)"].records == records
+    assert by["read (decode, all cores)"].records == records
     assert by["read batches, reused, 1 core"].records == records
     # uniform draws packed to their widths leave lz4 nothing to find: the same size, framed
     assert by["end to end lz4, 2 workers"].bytes == pytest.approx(files * records, rel=0.01)
