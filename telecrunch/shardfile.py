@@ -247,7 +247,7 @@ class ShardReader:
         head = self.block_header(i)
         place = f"{self.name} block {i}"
         start = self.entries[i].offset + BLOCK_HEADER.size
-        stored = bytes(self.data[start:start + head.stored_size])
+        stored = memoryview(self.data)[start:start + head.stored_size]  # no copy of it
         if len(stored) != head.stored_size:
             raise FormatError(place, "truncated payload", has_got=False)
         computed = checksum(head.head_bytes(), stored)
