@@ -191,8 +191,8 @@ def inspect(dataset: str, as_json: bool) -> None:
 
 @cli.command()
 @click.argument("dataset")
-@click.option("--deep", is_flag=True, help="Also decode every record and compare it with a "
-              "fresh generation.")
+@click.option("--deep", is_flag=True, help="Also make every block again from its IDs and "
+              "compare it byte for byte (naming the fields where records differ).")
 @user_errors
 def verify(dataset: str, deep: bool) -> None:
     """Check a dataset; print one line per problem (exit status 3 when damaged)."""

@@ -174,28 +174,63 @@ def test_verify_reports_each_problem_on_its_own_line(damaged):
     assert len(result.stdout.strip().splitlines()) == 3
 
 
-def test_deep_verify_catches_a_consistent_but_wrong_manifest(damaged):
-    """A shard rewritten with another seed, manifest checksums updated to match."""
+def _record_file(folder, index: int, path) -> None:
+    """Make the manifest's entry of shard ``index`` agree with the file as it is now."""
     import orjson
 
+    from telecrunch.storage import file_checksum, open_fs
+
+    manifest_path = folder / "manifest.json"
+    doc = orjson.loads(manifest_path.read_bytes())
+    fs, _ = open_fs(str(folder))
+    size, digest = file_checksum(fs, str(path))
+    doc["shards"][index]["files"][0].update(bytes=size, xxh3=digest)
+    manifest_path.write_bytes(orjson.dumps(doc))
+
+
+def test_deep_verify_catches_a_consistent_but_wrong_manifest(damaged):
+    """A shard rewritten with another seed, manifest checksums updated to match."""
     from telecrunch import load_schema
     from telecrunch.codecs import CODECS
     from telecrunch.produce import shard_bytes
-    from telecrunch.storage import file_checksum, open_fs
 
     schema = load_schema(DEMO_SCHEMA)
     path = damaged / "part-000004.tcs"
     path.write_bytes(shard_bytes(schema, 1234, 4 * SHARD, SHARD, CODECS["none"], 5_000))
-    manifest_path = damaged / "manifest.json"
-    doc = orjson.loads(manifest_path.read_bytes())
-    fs, _ = open_fs(str(damaged))
-    size, digest = file_checksum(fs, str(path))
-    doc["shards"][4]["files"][0].update(bytes=size, xxh3=digest)
-    manifest_path.write_bytes(orjson.dumps(doc))
+    _record_file(damaged, 4, path)
     assert run_cli("verify", damaged).returncode == 0
     deep = run_cli("verify", damaged, "--deep")
     assert deep.returncode == 3
     assert "differ from a fresh generation" in deep.stdout
+
+
+@pytest.mark.parametrize("fused", ["1", "0"])
+def test_deep_verify_compares_bytes_by_either_generator(damaged, monkeypatch, fused):
+    """Deep verify makes each block again (by the fused kernel, or the reference path where
+    it is off) and compares bytes: a padding bit set past the last record, checksums made to
+    match, decodes to the same records and is still found."""
+    from telecrunch.shardfile import BLOCK_HEADER, ShardReader, checksum
+    from telecrunch.verify import verify_dataset
+
+    monkeypatch.setenv("TELECRUNCH_FUSED", fused)
+    assert verify_dataset(damaged, deep=True) == []
+    path = damaged / "part-000006.tcs"
+    data = bytearray(path.read_bytes())
+    ds = open_dataset(damaged)
+    reader = ShardReader(bytes(data), ds.layout)
+    head = reader.block_header(1)
+    assert head.payload_bits % 8  # the last byte has spare bits
+    at = reader.entries[1].offset + BLOCK_HEADER.size
+    data[at + head.stored_size - 1] |= 0x80
+    stored = bytes(data[at:at + head.stored_size])
+    data[at - 8:at] = checksum(head.head_bytes(), stored).to_bytes(8, "little")
+    path.write_bytes(bytes(data))
+    _record_file(damaged, 6, path)
+    assert ShardReader(bytes(data), ds.layout).block(1).differences(reader.block(1)) == []
+    assert verify_dataset(damaged) == []  # every checksum agrees
+    (problem,) = verify_dataset(damaged, deep=True)
+    assert str(problem) == ("part-000006.tcs: block 1: bytes differ from a fresh generation "
+                            "(the records decode alike)")
 
 
 def test_a_run_that_fails_on_bad_input_leaves_no_trace(tmp_path):
