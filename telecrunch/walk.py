@@ -114,14 +114,15 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
     none, and the level it was found at): the values of a descent from the root, at two tree
     draws per block instead of about 32. All of it inline, in one call per batch: a call
     that passes arrays costs reference counting, too much per block."""
+    wu = np.uint64(w)  # unsigned indexes: numba adds negative-index handling to signed ones
     for t in range(count):
-        r = picks[t]
+        r = np.uint64(picks[np.uint64(t)])
         s = sources[r]
         seq = seqs[r]
         b = seq // BLOCK
-        row = s - base
-        if block[w, row] == b:
-            out[t] = rows[w, row, seq % BLOCK]
+        row = np.uint64(s - base)
+        if block[wu, row] == b:
+            out[np.uint64(t)] = rows[wu, row, np.uint64(seq) % np.uint64(BLOCK)]
             continue
         ktree = subkey(tree_key, s)
         y_left = right[w, row]  # the block before's right end, when it is the one made last
