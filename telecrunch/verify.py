@@ -123,8 +123,8 @@ def _check_binary(fs, full: str, local: str | None, rel: str, shard: ShardEntry,
                             f"the manifest says [{shard.first_id}, {shard.id_stop})")]
         fresh = _Fresh(layout, int(manifest.job["seed"])) if deep else None
         for i in range(len(reader.entries)):
-            head, raw = reader.payload(i)
-            if fresh is not None and not fresh.same(head, raw):
+            block_head, raw = reader.payload(i)
+            if fresh is not None and not fresh.same(block_head, raw):
                 _compare(reader.block(i), layout, manifest, rel, i)  # names the fields
                 raise _Mismatch(f"block {i}: bytes differ from a fresh generation (the "
                                 "records decode alike)")
