@@ -230,7 +230,7 @@ class Dataset:
         """A pandas DataFrame: enums as categoricals, strings as text, absent fields as NA."""
         from telecrunch.frames import to_pandas
 
-        return to_pandas(self.read(ids))
+        return to_pandas(self.read(ids), copy=False)  # a fresh read: its arrays are ours
 
     def to_dask(self):
         """A dask DataFrame with one partition per shard, read lazily on the workers."""
@@ -266,7 +266,7 @@ def _read_shard_frame(arg: tuple[str, int]) -> Any:
     url, index = arg
     ds = open_dataset(url)
     shard = ds.shards[index]
-    return to_pandas(ds.shard_reader(shard).read())
+    return to_pandas(ds.shard_reader(shard).read(), copy=False)
 
 
 def open_dataset(path: str | Path) -> Dataset:

@@ -9,38 +9,56 @@ from telecrunch.columns import ID, KIND, Columns
 from telecrunch.schema import BoolField, EnumField, StringField, TimestampField
 
 
-def to_pandas(columns: Columns) -> pd.DataFrame:
+def _codes(values: np.ndarray, categories: int, missing: np.ndarray | None) -> np.ndarray:
+    """Category codes in the narrowest type pandas keeps them in, -1 where ``missing``."""
+    codes = values.astype(np.int8 if categories < 128 else np.int16 if categories < 32768
+                          else np.int32)
+    if missing is not None:
+        codes[missing] = -1
+    return codes
+
+
+def to_pandas(columns: Columns, *, copy: bool = True) -> pd.DataFrame:
     """One row per record, indexed by record ID.
 
     The record timestamp and timestamp fields become ``datetime64[ns, UTC]``; enums and the
-    kind become categoricals; fields a record's kind lacks are missing (NA).
+    kind become categoricals; fields a record's kind lacks are missing (NA). ``copy=False``
+    lets the frame hold the arrays that need no conversion as they are, unconsolidated: for
+    columns nobody else holds, such as a fresh read's (not a reused batch's).
     """
     schema = columns.schema
     data: dict[str, object] = {
-        KIND: pd.Categorical.from_codes(columns.kind.astype(np.int64),
+        KIND: pd.Categorical.from_codes(_codes(columns.kind, len(schema.kinds), None),
                                         [k.name for k in schema.kinds]),
         schema.time.field: pd.to_datetime(columns[schema.time.field], unit="ns", utc=True),
         schema.sources.field: columns[schema.sources.field],
     }
     for name, field in schema.fields.items():
         values = columns[name]
-        present = columns.present(name)
-        missing = ~present
+        lacking = schema.kind_of_field.get(name) is not None and len(schema.kinds) > 1
+        missing = ~columns.present(name) if lacking else None
         if isinstance(field, EnumField):
-            codes = np.where(present, values, -1).astype(np.int64)
-            data[name] = pd.Categorical.from_codes(codes, list(field.values))
+            data[name] = pd.Categorical.from_codes(
+                _codes(values, len(field.values), missing), list(field.values))
         elif isinstance(field, StringField):
             text = np.char.decode(values, "ascii").astype(object)
-            text[missing] = None
+            if missing is not None:
+                text[missing] = None
             data[name] = pd.array(text, dtype="string")
         elif isinstance(field, TimestampField):
-            data[name] = pd.to_datetime(values, unit="ns", utc=True).where(present)
+            stamps = pd.to_datetime(values, unit="ns", utc=True)
+            data[name] = stamps if missing is None else stamps.where(~missing)
         elif isinstance(field, BoolField):
-            data[name] = pd.arrays.BooleanArray(values.astype(bool), missing)
+            data[name] = pd.arrays.BooleanArray(
+                values.astype(bool, copy=False),
+                np.zeros(len(values), bool) if missing is None else missing)
         elif values.dtype.kind == "f":
-            data[name] = np.where(present, values, np.nan).astype(values.dtype)
+            data[name] = values if missing is None else np.where(missing, np.nan, values).astype(
+                values.dtype)
         else:
             # nullable whenever some kind lacks the field, so every partition has one dtype
             optional = len(schema.kinds) > 1
-            data[name] = pd.arrays.IntegerArray(values, missing) if optional else values
-    return pd.DataFrame(data, index=pd.Index(columns.ids, name=ID))
+            data[name] = pd.arrays.IntegerArray(
+                values, np.zeros(len(values), bool) if missing is None else missing) \
+                if optional else values
+    return pd.DataFrame(data, index=pd.Index(columns.ids, name=ID, copy=copy), copy=copy)
