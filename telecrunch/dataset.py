@@ -97,8 +97,10 @@ class Dataset:
         start, stop = self._bounds(ids)
         out = self._empty(start, stop)
         block = self.manifest.job.get("block_records")
+        if self._local is None or not isinstance(block, int) or block < 1:
+            block = None  # a remote shard is fetched whole: cut only where shards end
         parts = read_parts(start, stop, [(s.first_id, s.id_stop) for s in self.shards],
-                           block if isinstance(block, int) and block > 0 else None, threads)
+                           block, threads)
         if len(parts) <= 1:
             self._fill(out, start, stop, _LastReader(self))
             return out

@@ -114,3 +114,29 @@ def test_a_damaged_block_fails_a_threaded_read_as_a_serial_one(fleet, tmp_path, 
 def test_a_bad_thread_count_is_refused(fleet, threads):
     with pytest.raises(DatasetError, match="threads: must be a whole number >= 1"):
         open_dataset(fleet[1]).read(threads=threads)
+
+
+def test_threads_fetch_each_remote_shard_once(fleet, monkeypatch):
+    """Through fsspec a shard is read whole: threads then split where shards end, so no
+    shard is fetched by two of them."""
+    import fsspec
+
+    schema, _ = fleet
+    url = "memory://telecrunch-threads/fleet"
+    monkeypatch.setattr(readparts, "MIN_PART", 1_000)
+    try:
+        telecrunch.generate(schema, 30_000, url, seed=5, cluster="sync", shard_records=7_000,
+                            block_records=1_500)
+        opened = []
+        reader = Dataset.shard_reader
+
+        def spy(self, shard):
+            opened.append(shard.index)
+            return reader(self, shard)
+
+        monkeypatch.setattr(Dataset, "shard_reader", spy)
+        got = open_dataset(url).read(threads=3)
+        assert sorted(opened) == [0, 1, 2, 3, 4]
+        assert got.differences(generate_columns(schema, 5, 0, 30_000)) == []
+    finally:
+        fsspec.filesystem("memory").rm("/telecrunch-threads", recursive=True)
