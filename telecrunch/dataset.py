@@ -68,13 +68,18 @@ class Dataset:
 
     def shard_reader(self, shard: ShardEntry) -> ShardReader:
         rel = self.binary_file(shard)
-        if self._local is not None:
-            with open(Path(self._local) / rel, "rb") as f:
-                size = Path(f.name).stat().st_size
-                data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        else:
-            with self.fs.open(join(self.root, rel), "rb") as f:
-                data = f.read()
+        try:
+            if self._local is not None:
+                with open(Path(self._local) / rel, "rb") as f:
+                    size = Path(f.name).stat().st_size
+                    data = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            else:
+                with self.fs.open(join(self.root, rel), "rb") as f:
+                    data = f.read()
+        except FileNotFoundError:
+            raise DatasetError(join(self.url, rel), "missing, though the manifest lists it "
+                               "(`telecrunch verify` checks the whole dataset)",
+                               has_got=False) from None
         return ShardReader(data, self.layout, rel, self._decoder())
 
     def _decoder(self):

@@ -133,3 +133,15 @@ def test_shipped_job_files_run(tmp_path, job):
                      "--cluster", "sync", "--quiet")
     assert result.returncode == 0, result.stderr
     assert run_cli("verify", tmp_path / "ds").returncode == 0
+
+
+def test_decoding_from_a_missing_shard_names_it_in_one_line(tmp_path):
+    out = tmp_path / "ds"
+    made = run_cli("generate", DEMO_SCHEMA, "--records", 3_000, "--out", out,
+                   "--shard-records", 1_000, "--cluster", "sync", "--quiet")
+    assert made.returncode == 0, made.stderr
+    (out / "part-000001.tcs").unlink()
+    assert run_cli("decode", out, "--to", "jsonl", "--ids", "0:5").returncode == 0  # shard 0
+    line = assert_one_line_error(run_cli("decode", out, "--to", "jsonl", "--ids", "1500:1505"),
+                                 "part-000001.tcs", "missing")
+    assert line.startswith(f"error: {out}/part-000001.tcs: missing")
