@@ -80,6 +80,9 @@ class Dataset:
             raise DatasetError(join(self.url, rel), "missing, though the manifest lists it "
                                "(`telecrunch verify` checks the whole dataset)",
                                has_got=False) from None
+        except (OSError, ValueError) as exc:  # a folder, no permission; mmap's own errors
+            raise DatasetError(join(self.url, rel), f"cannot be read ({exc})",
+                               has_got=False) from None
         return ShardReader(data, self.layout, rel, self._decoder())
 
     def _decoder(self):

@@ -145,3 +145,6 @@ def test_decoding_from_a_missing_shard_names_it_in_one_line(tmp_path):
     line = assert_one_line_error(run_cli("decode", out, "--to", "jsonl", "--ids", "1500:1505"),
                                  "part-000001.tcs", "missing")
     assert line.startswith(f"error: {out}/part-000001.tcs: missing")
+    (out / "part-000001.tcs").mkdir()  # something else in its place
+    assert_one_line_error(run_cli("decode", out, "--to", "jsonl", "--ids", "1500:1505"),
+                          "part-000001.tcs: cannot be read")
