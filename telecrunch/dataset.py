@@ -76,14 +76,16 @@ class Dataset:
             else:
                 with self.fs.open(join(self.root, rel), "rb") as f:
                     data = f.read()
-        except FileNotFoundError:
-            raise DatasetError(join(self.url, rel), "missing, though the manifest lists it "
-                               "(`telecrunch verify` checks the whole dataset)",
-                               has_got=False) from None
         except (OSError, ValueError) as exc:  # a folder, no permission; mmap's own errors
-            raise DatasetError(join(self.url, rel), f"cannot be read ({exc})",
-                               has_got=False) from None
+            raise self._unreadable(rel, exc) from None
         return ShardReader(data, self.layout, rel, self._decoder())
+
+    def _unreadable(self, rel: str, exc: Exception) -> DatasetError:
+        """The one-line error for a file of the dataset that could not be opened."""
+        if isinstance(exc, FileNotFoundError):
+            return DatasetError(join(self.url, rel), "missing, though the manifest lists it "
+                                "(`telecrunch verify` checks the whole dataset)", has_got=False)
+        return DatasetError(join(self.url, rel), f"cannot be read ({exc})", has_got=False)
 
     def _decoder(self):
         """The compiled decoder of this schema (built once per dataset, on first read)."""
@@ -222,8 +224,12 @@ class Dataset:
         rel = next((f.path for f in shard.files if f.format == "labels"), None)
         if rel is None:
             raise DatasetError(self.url, f"shard {shard.index} has no labels file", has_got=False)
-        with self.fs.open(join(self.root, rel), "rb") as f:
-            _first, _records, entries = decode_labels(f.read(), rel)
+        try:
+            with self.fs.open(join(self.root, rel), "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise self._unreadable(rel, exc) from None
+        _first, _records, entries = decode_labels(data, rel)
         return masks_for(entries, id_start, id_stop)
 
     def _bounds(self, ids: slice | None) -> tuple[int, int]:

@@ -140,3 +140,17 @@ def test_threads_fetch_each_remote_shard_once(fleet, monkeypatch):
         assert got.differences(generate_columns(schema, 5, 0, 30_000)) == []
     finally:
         fsspec.filesystem("memory").rm("/telecrunch-threads", recursive=True)
+
+
+def test_a_missing_labels_file_is_named_in_one_error(fleet, tmp_path):
+    import shutil
+
+    _, out = fleet
+    copy = tmp_path / "unlabelled"
+    shutil.copytree(out, copy)
+    ds = open_dataset(copy)
+    rel = next(f.path for f in ds.shards[2].files if f.format == "labels")
+    (copy / rel).unlink()
+    assert len(ds.read(slice(0, 7_000), threads=1)) == 7_000  # shard 0: untouched
+    with pytest.raises(DatasetError, match=rf"{rel}: missing, though the manifest lists it"):
+        ds.read(threads=2)
