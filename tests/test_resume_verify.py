@@ -243,3 +243,17 @@ def test_a_run_that_fails_on_bad_input_leaves_no_trace(tmp_path):
     assert not out.exists()  # so the fixed schema can run into the same folder
     fixed = run_cli("generate", DEMO_SCHEMA, "-n", 1000, "-o", out, "--cluster", "sync", "-q")
     assert fixed.returncode == 0, fixed.stderr
+
+
+def test_deep_verify_of_random_walks_after_another_seed_in_the_same_thread(tmp_path):
+    """The fused kernel keeps each source's walk state between blocks; deep verify, made
+    again in a thread that generated another seed and range just before, must agree."""
+    from telecrunch import generate, load_schema
+    from telecrunch.verify import verify_dataset
+
+    schema = load_schema(ROOT / "jobs" / "reference_realistic_schema.yaml")
+    generate(schema, 200_000, tmp_path / "a", seed=3, cluster="sync", shard_records=70_000)
+    generate(schema, 150_000, tmp_path / "b", seed=4, cluster="sync", shard_records=60_000,
+             first_id=10_000_000)
+    assert verify_dataset(tmp_path / "a", deep=True) == []
+    assert verify_dataset(tmp_path / "b", deep=True) == []
