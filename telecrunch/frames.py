@@ -54,11 +54,9 @@ def to_pandas(columns: Columns, *, copy: bool = True) -> pd.DataFrame:
                 np.zeros(len(values), bool) if missing is None else missing)
         elif values.dtype.kind == "f":
             data[name] = values if missing is None else np.where(missing, np.nan, values).astype(
-                values.dtype)
+                values.dtype, copy=False)
         else:
-            # nullable whenever some kind lacks the field, so every partition has one dtype
-            optional = len(schema.kinds) > 1
-            data[name] = pd.arrays.IntegerArray(
-                values, np.zeros(len(values), bool) if missing is None else missing) \
-                if optional else values
+            # nullable whenever some kind lacks the field (missing is then an array, even of
+            # no record), so every partition has one dtype
+            data[name] = values if missing is None else pd.arrays.IntegerArray(values, missing)
     return pd.DataFrame(data, index=pd.Index(columns.ids, name=ID, copy=copy), copy=copy)

@@ -66,3 +66,16 @@ def test_a_copy_shares_nothing_and_a_view_shares_what_needs_no_conversion():
         assert np.shares_memory(shared[name].to_numpy(), columns[name])
     columns["x"][:] = -1.0  # the caller's arrays change: a copy does not follow
     assert (copied["x"] >= 0).all()
+
+
+def test_a_frame_of_one_kinds_records_keeps_the_nullable_types():
+    """Partitions of a dataset must share dtypes: a field of a schema with several kinds is
+    nullable even where every record carries it."""
+    schema = telecrunch.load_schema(ALL_TYPES)
+    columns = generate_columns(schema, 4, 0, 400)
+    updates = columns.take(columns.kind == 0)
+    whole, only = to_pandas(columns), to_pandas(updates, copy=False)
+    assert len(only) == len(updates) < len(whole)
+    assert only.dtypes.to_dict() == whole.dtypes.to_dict()
+    assert str(only["small"].dtype) == "Int64" and str(only["flag"].dtype) == "boolean"
+    assert not only["small"].isna().any() and only["level"].isna().all()
