@@ -33,9 +33,9 @@ def to_pandas(columns: Columns, *, copy: bool = True) -> pd.DataFrame:
         schema.time.field: pd.to_datetime(columns[schema.time.field], unit="ns", utc=True),
         schema.sources.field: columns[schema.sources.field],
     }
+    lacking = len(schema.kinds) > 1  # every field belongs to one kind: the others lack it
     for name, field in schema.fields.items():
         values = columns[name]
-        lacking = schema.kind_of_field.get(name) is not None and len(schema.kinds) > 1
         missing = ~columns.present(name) if lacking else None
         if isinstance(field, EnumField):
             data[name] = pd.Categorical.from_codes(
