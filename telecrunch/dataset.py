@@ -105,15 +105,14 @@ class Dataset:
         elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
             raise DatasetError("threads", "must be a whole number >= 1", threads)
         start, stop = self._bounds(ids)
-        out = self._empty(start, stop)
         block = self.manifest.job.get("block_records")
         if self._local is None or not isinstance(block, int) or block < 1:
             block = None  # a remote shard is fetched whole: cut only where shards end
         parts = read_parts(start, stop, [(s.first_id, s.id_stop) for s in self.shards],
                            block, threads)
         if len(parts) <= 1:
-            self._fill(out, start, stop, _LastReader(self))
-            return out
+            return self._read(start, stop, _LastReader(self))
+        out = self._empty(start, stop)
         self._decoder()  # made once, here: the threads share it
         with ThreadPoolExecutor(len(parts), thread_name_prefix="telecrunch-read") as pool:
             done = [pool.submit(self._fill, out.take(slice(lo - start, hi - start)), lo, hi,
