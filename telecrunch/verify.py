@@ -55,6 +55,7 @@ def verify_dataset(url: str | Path, deep: bool = False) -> list[Problem]:
                                 "schema fingerprint"))
     problems += _check_tiling(manifest)
     layout = compile_layout(schema)
+    fresh = _Fresh(layout, int(manifest.job["seed"])) if deep else None
     local = local_path(url)
     for entry in manifest.files:
         problems += _check_file(fs, root, entry)
@@ -64,7 +65,7 @@ def verify_dataset(url: str | Path, deep: bool = False) -> list[Problem]:
             problems += damage
             if not damage and entry.format == "binary":
                 problems += _check_binary(fs, join(root, entry.path), local, entry.path, shard,
-                                          layout, manifest, deep)
+                                          layout, manifest, fresh)
     problems += _check_extra_files(fs, root, manifest)
     return problems
 
@@ -108,7 +109,7 @@ def _check_tiling(manifest: Manifest) -> list[Problem]:
 
 
 def _check_binary(fs, full: str, local: str | None, rel: str, shard: ShardEntry, layout,
-                  manifest: Manifest, deep: bool) -> list[Problem]:
+                  manifest: Manifest, fresh: _Fresh | None) -> list[Problem]:
     try:
         if local is not None:
             with open(Path(local) / rel, "rb") as f:
@@ -121,7 +122,6 @@ def _check_binary(fs, full: str, local: str | None, rel: str, shard: ShardEntry,
         if (head.first_id, head.records) != (shard.first_id, shard.records):
             return [Problem(rel, f"holds IDs [{head.first_id}, {head.first_id + head.records}), "
                             f"the manifest says [{shard.first_id}, {shard.id_stop})")]
-        fresh = _Fresh(layout, int(manifest.job["seed"])) if deep else None
         for i in range(len(reader.entries)):
             block_head, raw = reader.payload(i)
             if fresh is not None and not fresh.same(block_head, raw):
