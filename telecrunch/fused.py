@@ -33,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numba.extending import register_jitable
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic, register_jitable
 
 from telecrunch import codes as conv
 from telecrunch import rng
@@ -250,6 +252,10 @@ def _conform_code(k: _Kernel, f: FieldBase, raw: str, out: list[str], ind: str) 
         step = getattr(f, "resolution", 1)
         largest = (f.max - f.min) // step
         scaled = f"({raw} - {_lit(f.min)})" + (f" / {_lit(step)}" if step != 1 else "")
+        if largest < SMALL_CODES:  # the same codes, clipped first: branch-free, vectorizable
+            out += [f"{ind}q = min(max(np.rint({scaled}), 0.0), {_lit(float(largest))})",
+                    f"{ind}c = small_code(q)"]
+            return
         out += [f"{ind}q = np.rint({scaled})",
                 f"{ind}if q >= {_lit(float(largest))}:",
                 f"{ind}    c = {_u64(largest)}",
@@ -259,7 +265,8 @@ def _conform_code(k: _Kernel, f: FieldBase, raw: str, out: list[str], ind: str) 
         out.append(f"{ind}q = min(max(np.rint(({raw} - {_lit(f.min)}) / {_lit(f.resolution)}),"
                    f" 0.0), {_lit(float(f.largest_code))})")
         if _exact_grid(f):
-            out.append(f"{ind}c = np.uint64(np.int64(q))")
+            small = f.largest_code < SMALL_CODES
+            out.append(f"{ind}c = small_code(q)" if small else f"{ind}c = np.uint64(np.int64(q))")
         else:
             out += [f"{ind}p = {_lit(f.min)} + q * {_lit(f.resolution)}",
                     f"{ind}c = np.uint64(np.int64(np.rint((p - {_lit(f.min)}) / "
@@ -888,7 +895,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "import numba",
         "import numpy as np",
         "from telecrunch.detmath import det_exp, det_sin_turns",
-        "from telecrunch.fused import pymod, whole_mod",
+        "from telecrunch.fused import pymod, small_code, whole_mod",
         "from telecrunch.gauss import std_normals",
         "from telecrunch.rng import GOLDEN, below, draw, mix64, normal, unit",
         "from telecrunch.walk import BLOCK, reflect_one, walk_batch",
@@ -942,6 +949,26 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     tail.append("    return nbits")
     source = "\n".join(header + loop + tail) + "\n"
     return source, k
+
+
+SMALL_CODES = 1 << 52  # codes below this convert with small_code
+
+
+@intrinsic
+def _double_bits(typingctx, x):
+    """The 64 bits of a double, as an unsigned integer (no conversion)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.uint64(types.float64), codegen
+
+
+@register_jitable
+def small_code(q):
+    """``np.uint64(np.int64(q))`` of a whole double ``0 <= q < 2**52``, exactly: ``q + 2**52``
+    is exact and its low 52 bits are ``q``. AVX2 has no vector double-to-int64 conversion, so
+    a loop with that conversion stays scalar; this one is an add and an AND."""
+    return _double_bits(q + 4503599627370496.0) & np.uint64(0xFFFFFFFFFFFFF)
 
 
 @register_jitable
