@@ -33,13 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic, register_jitable
+from numba.extending import register_jitable
 
 from telecrunch import codes as conv
 from telecrunch import rng
 from telecrunch.codes import conform
+from telecrunch.exactconv import SMALL as SMALL_CODES
 from telecrunch.generation import (
     KindMaker,
     apply_triggers,
@@ -895,7 +894,8 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "import numba",
         "import numpy as np",
         "from telecrunch.detmath import det_exp, det_sin_turns",
-        "from telecrunch.fused import pymod, small_code, whole_mod",
+        "from telecrunch.exactconv import small_code",
+        "from telecrunch.fused import pymod, whole_mod",
         "from telecrunch.gauss import std_normals",
         "from telecrunch.rng import GOLDEN, below, draw, mix64, normal, unit",
         "from telecrunch.walk import BLOCK, reflect_one, walk_batch",
@@ -949,26 +949,6 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     tail.append("    return nbits")
     source = "\n".join(header + loop + tail) + "\n"
     return source, k
-
-
-SMALL_CODES = 1 << 52  # codes below this convert with small_code
-
-
-@intrinsic
-def _double_bits(typingctx, x):
-    """The 64 bits of a double, as an unsigned integer (no conversion)."""
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return types.uint64(types.float64), codegen
-
-
-@register_jitable
-def small_code(q):
-    """``np.uint64(np.int64(q))`` of a whole double ``0 <= q < 2**52``, exactly: ``q + 2**52``
-    is exact and its low 52 bits are ``q``. AVX2 has no vector double-to-int64 conversion, so
-    a loop with that conversion stays scalar; this one is an add and an AND."""
-    return _double_bits(q + 4503599627370496.0) & np.uint64(0xFFFFFFFFFFFFF)
 
 
 @register_jitable

@@ -16,6 +16,7 @@ import numpy as np
 from numba.extending import register_jitable
 
 from telecrunch.detmath import det_exp, det_log
+from telecrunch.exactconv import small_double
 
 CELLS = 4096
 TAIL_CELL = CELLS - CELLS // 128  # p >= TAIL_CELL / CELLS: the tail
@@ -111,7 +112,7 @@ def _cell(h):
 @register_jitable
 def _table_z(h, cell):
     """|Z| from the table piece of ``cell`` (< TAIL_CELL)."""
-    s = float((h >> np.uint64(11)) & _FRAC_MASK) * _TWO_M40
+    s = small_double((h >> np.uint64(11)) & _FRAC_MASK) * _TWO_M40  # exact: 40 bits
     return TABLE[cell, 0] + s * (TABLE[cell, 1] + s * (TABLE[cell, 2] + s * TABLE[cell, 3]))
 
 

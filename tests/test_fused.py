@@ -278,26 +278,6 @@ def test_sine_and_seasonal_curves_at_every_span(interval, sources, start):
         assert_same_stats(stats, block_stats(generate_columns(schema, 4, first, first + n)))
 
 
-def test_small_code_is_the_integer_conversion():
-    """Codes of whole doubles below 2**52 by their bits: the same as np.int64 then np.uint64,
-    from 0 (and -0.0) to 2**52 - 1."""
-    import numba
-
-    from telecrunch.fused import small_code
-
-    @numba.njit
-    def codes(q):
-        out = np.empty(q.shape[0], np.uint64)
-        for i in range(q.shape[0]):
-            out[i] = small_code(q[i])
-        return out
-
-    g = np.random.default_rng(11)
-    q = np.concatenate([[0.0, -0.0, 1.0, 2.0, 16500.0, 2.0**32, 2.0**52 - 1.0],
-                        np.floor(g.uniform(0, 2.0**52, 10_000)), np.arange(0.0, 5000.0)])
-    assert np.array_equal(codes(q), q.astype(np.int64).astype(np.uint64))
-
-
 @pytest.mark.parametrize("field", [
     {"type": "int", "min": -3, "max": 9, "signal": {"kind": "normal", "mean": 3, "std": 30}},
     {"type": "int", "min": 0, "max": 2**52 - 1,
