@@ -11,19 +11,23 @@ from telecrunch.exactconv import SMALL, small_code, small_double
 
 
 @numba.njit
-def _codes(q):
-    out = np.empty(q.shape[0], np.uint64)
-    for i in range(q.shape[0]):
-        out[i] = small_code(q[i])
-    return out
-
-
-@numba.njit
-def _doubles(x):
-    out = np.empty(x.shape[0], np.float64)
+def _convert(x, q):
+    """small_double of each of ``x`` and small_code of each of ``q``, compiled."""
+    doubles = np.empty(x.shape[0], np.float64)
+    codes = np.empty(q.shape[0], np.uint64)
     for i in range(x.shape[0]):
-        out[i] = small_double(x[i])
-    return out
+        doubles[i] = small_double(x[i])
+    for i in range(q.shape[0]):
+        codes[i] = small_code(q[i])
+    return doubles, codes
+
+
+def _codes(q):
+    return _convert(np.empty(0, np.uint64), q)[1]
+
+
+def _doubles(x):
+    return _convert(x, np.empty(0))[0]
 
 
 EDGES = [0, 1, 2, 3, 16500, 2**32 - 1, 2**32, 2**40 - 1, 2**51, SMALL - 2, SMALL - 1]
