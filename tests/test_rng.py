@@ -321,3 +321,22 @@ def test_mean_reverting_walk_is_stationary_ar1():
     assert abs(settled.std() - 1.0 / math.sqrt(1 - 0.25)) < 0.02
     lag1 = np.corrcoef(settled[:, :-1].ravel(), settled[:, 1:].ravel())[0, 1]
     assert abs(lag1 - 0.5) < 0.02
+
+
+def test_walk_highest_bit_index():
+    """The walk's descent resumes at a level read off a highest set bit: every power of two,
+    its neighbours, and random values, against Python's bit_length."""
+    from telecrunch.walk import _msb
+
+    @numba.njit
+    def msb_all(x):
+        out = np.empty(x.shape[0], np.int64)
+        for i in range(x.shape[0]):
+            out[i] = _msb(x[i])
+        return out
+
+    g = np.random.default_rng(3)
+    values = [v for p in range(63) for v in (2**p - 1, 2**p, 2**p + 1) if 0 < v < 2**63]
+    values += [int(v) for v in g.integers(1, 2**63 - 1, 5000, dtype=np.int64)]
+    got = msb_all(np.array(values, np.int64))
+    assert got.tolist() == [v.bit_length() - 1 for v in values]
