@@ -29,12 +29,14 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic, register_jitable
 
-from telecrunch.rng import GOLDEN, draw, mix64, normal, subkey
+from telecrunch.gauss import std_normals
+from telecrunch.rng import GOLDEN, draw, normal, subkey
 
 BLOCK = 16
 LEVELS = 32
 ANCHORS = 1 << LEVELS
 SPAN = BLOCK * ANCHORS  # steps addressable per source
+SCRATCH = 2 * (BLOCK + 1)  # walk_batch's ``path``: a block's values, then its draws' bits
 
 
 @dataclass(frozen=True)
@@ -124,8 +126,10 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
     last (``bounds``: each level's end values on that descent; ``trail``: that anchor, 0 for
     none, and the level it was found at): the values of a descent from the root, at two tree
     draws per block instead of about 32. All of it inline, in one call per batch: a call
-    that passes arrays costs reference counting, too much per block."""
+    that passes arrays costs reference counting, too much per block. ``path`` is scratch of
+    ``SCRATCH`` doubles."""
     wu = np.uint64(w)  # unsigned indexes: numba adds negative-index handling to signed ones
+    bits = path[BLOCK + 1:].view(np.uint64)  # the step draws' hashes (std_normals)
     for t in range(count):
         r = np.uint64(picks[np.uint64(t)])
         s = sources[r]
@@ -180,12 +184,10 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
         # the BLOCK steps from y_left, bridged to end at y_right; the draws first: they are
         # independent and overlap, the recurrence after them is a short chain
         z = subkey(step_key, s) + (np.uint64(b) * np.uint64(BLOCK) + np.uint64(1)) * GOLDEN
-        for j in range(1, BLOCK + 1):
-            path[j] = sigma * normal(mix64(z))
-            z += GOLDEN
+        std_normals(z, BLOCK, path, 1, bits)
         path[0] = y_left
         for j in range(1, BLOCK + 1):
-            path[j] += phi * path[j - 1]
+            path[j] = sigma * path[j] + phi * path[j - 1]
         miss = y_right - path[BLOCK]
         for j in range(BLOCK):
             rows[w, row, j] = path[j] + bridge[j] * miss
@@ -209,7 +211,7 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
     rows = np.zeros((1, 1, BLOCK), np.float64)
     bounds = np.zeros((1, 1, LEVELS, 2), np.float64)
     trail = np.zeros((1, 1, 2), np.int64)
-    path = np.empty(BLOCK + 1, np.float64)
+    path = np.empty(SCRATCH, np.float64)
     seq = np.empty(1, np.int64)
     for p in range(n):
         if p == 0 or sources[p] != sources[p - 1]:  # another source: its tree from the root
@@ -255,7 +257,7 @@ def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.n
                    np.ascontiguousarray(seq, np.int64), np.arange(len(seq)), len(seq), out,
                    cache.y0, cache.block, cache.right, cache.rows, cache.bounds, cache.trail,
                    coef.root_a, coef.root_c, coef.tree_a, coef.tree_c, coef.bridge, coef.phi,
-                   coef.sigma, np.empty(BLOCK + 1, np.float64))
+                   coef.sigma, np.empty(SCRATCH, np.float64))
         return out
     block = (seq // BLOCK).astype(np.uint64)
     pair = (source.astype(np.uint64) << np.uint64(32)) | block
