@@ -407,7 +407,7 @@ def _field_code(k: _Kernel, f: FieldBase, out: list[str], ind: str,
             f"wbounds, wtrail, {_lit(coef.root_a)}, {_lit(coef.root_c)}, "
             f"{k.const(f'TREEA_{name}', coef.tree_a)}, {k.const(f'TREEC_{name}', coef.tree_c)}, "
             f"{k.const(f'BRIDGE_{name}', coef.bridge)}, {_lit(coef.phi)}, {_lit(coef.sigma)}, "
-            "wpath)")
+            "wpath, wbits)")
         out += [f"{ind}y = wys[{w}, {batch[2]}]",
                 f"{ind}raw = reflect_one({_lit(plan.mean)} + y, {_lit(float(plan.lo))}, "
                 f"{_lit(width)}, {_lit(2.0 * width)})"]
@@ -898,7 +898,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "from telecrunch.fused import pymod, whole_mod",
         "from telecrunch.gauss import std_normals",
         "from telecrunch.rng import GOLDEN, below, draw, mix64, normal, unit",
-        "from telecrunch.walk import BLOCK, SCRATCH, reflect_one, walk_batch",
+        "from telecrunch.walk import BLOCK, reflect_one, walk_batch",
         "",
         f"START = {clock.start}",
         *k.consts,
@@ -926,7 +926,8 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         f"    codes = np.empty(({max(rows, 1)}, {BATCH}), np.uint64)",
         f"    xs = np.empty(({max(floats, 1)}, {BATCH}), np.float64)",
         f"    frame = np.empty(({frames}, {BATCH}), np.uint64)",
-        "    wpath = np.empty(SCRATCH, np.float64)",
+        "    wpath = np.empty(BLOCK + 1, np.float64)",
+        "    wbits = np.empty(BLOCK + 1, np.uint64)",
         f"    wys = np.empty(({max(len(k.walks), 1)}, {BATCH}), np.float64)",
         f"    every = np.arange({BATCH})",
         f"    curves = np.empty(({max(len(k.curves), 1)}, {BATCH}), np.float64)",

@@ -36,7 +36,6 @@ BLOCK = 16
 LEVELS = 32
 ANCHORS = 1 << LEVELS
 SPAN = BLOCK * ANCHORS  # steps addressable per source
-SCRATCH = 2 * (BLOCK + 1)  # walk_batch's ``path``: a block's values, then its draws' bits
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,7 @@ def _resume_level(anchor, last, deepest):
 @numba.njit(cache=True, nogil=True)
 def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0, block,
                right, rows, bounds, trail, root_a, root_c, tree_a, tree_c, bridge, phi,
-               sigma, path):
+               sigma, path, bits):
     """Y of walk ``w`` for records ``picks[:count]`` (their ``sources`` and ``seqs``) into
     ``out[:count]``, keeping each source's latest block in its state row ``source - base``.
 
@@ -126,10 +125,11 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
     last (``bounds``: each level's end values on that descent; ``trail``: that anchor, 0 for
     none, and the level it was found at): the values of a descent from the root, at two tree
     draws per block instead of about 32. All of it inline, in one call per batch: a call
-    that passes arrays costs reference counting, too much per block. ``path`` is scratch of
-    ``SCRATCH`` doubles."""
+    that passes arrays costs reference counting, too much per block. ``path`` (doubles) and
+    ``bits`` (uint64) are scratch of ``BLOCK + 1`` each: a block's values and its draws."""
+    if path.shape[0] < BLOCK + 1 or bits.shape[0] < BLOCK + 1:  # written without bounds checks
+        raise ValueError("walk_batch: path and bits need BLOCK + 1 elements each")
     wu = np.uint64(w)  # unsigned indexes: numba adds negative-index handling to signed ones
-    bits = path[BLOCK + 1:].view(np.uint64)  # the step draws' hashes (std_normals)
     for t in range(count):
         r = np.uint64(picks[np.uint64(t)])
         s = sources[r]
@@ -211,7 +211,8 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
     rows = np.zeros((1, 1, BLOCK), np.float64)
     bounds = np.zeros((1, 1, LEVELS, 2), np.float64)
     trail = np.zeros((1, 1, 2), np.int64)
-    path = np.empty(SCRATCH, np.float64)
+    path = np.empty(BLOCK + 1, np.float64)
+    bits = np.empty(BLOCK + 1, np.uint64)
     seq = np.empty(1, np.int64)
     for p in range(n):
         if p == 0 or sources[p] != sources[p - 1]:  # another source: its tree from the root
@@ -221,7 +222,7 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
         seq[0] = blocks[p] * BLOCK
         walk_batch(tree_key, step_key, 0, sources[p], sources[p:p + 1], seq, one, 1, value,
                    start, block, right, rows, bounds, trail, root_a, root_c, tree_a, tree_c,
-                   bridge, phi, sigma, path)
+                   bridge, phi, sigma, path, bits)
         out[p] = rows[0, 0]
     return out
 
@@ -257,7 +258,8 @@ def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.n
                    np.ascontiguousarray(seq, np.int64), np.arange(len(seq)), len(seq), out,
                    cache.y0, cache.block, cache.right, cache.rows, cache.bounds, cache.trail,
                    coef.root_a, coef.root_c, coef.tree_a, coef.tree_c, coef.bridge, coef.phi,
-                   coef.sigma, np.empty(SCRATCH, np.float64))
+                   coef.sigma, np.empty(BLOCK + 1, np.float64),
+                   np.empty(BLOCK + 1, np.uint64))
         return out
     block = (seq // BLOCK).astype(np.uint64)
     pair = (source.astype(np.uint64) << np.uint64(32)) | block

@@ -796,5 +796,21 @@ def _walk_at_anchor(tree_key, source, anchor, coef, cache) -> float:
                      np.array([anchor * walks.BLOCK]), np.zeros(1, np.int64), 1, out, cache.y0,
                      cache.block, cache.right, cache.rows, cache.bounds, cache.trail,
                      coef.root_a, coef.root_c, coef.tree_a, coef.tree_c, coef.bridge, coef.phi,
-                     coef.sigma, np.empty(walks.BLOCK + 1))
+                     coef.sigma, np.empty(walks.BLOCK + 1), np.empty(walks.BLOCK + 1, np.uint64))
     return float(out[0])
+
+
+def test_walk_batch_refuses_short_scratch():
+    """Its loops write ``path`` and ``bits`` without bounds checks: a short one is an error,
+    not a write past its end."""
+    coef = walks.coefficients(1.0, 1.0)
+    cache = walks.WalkCache(1, np.zeros(1))
+    for path, bits in [(np.empty(walks.BLOCK), np.empty(walks.BLOCK + 1, np.uint64)),
+                       (np.empty(walks.BLOCK + 1), np.empty(0, np.uint64))]:
+        with pytest.raises(ValueError, match="BLOCK"):
+            walks.walk_batch(np.uint64(1), np.uint64(3), 0, 0, np.array([0]), np.array([5]),
+                             np.zeros(1, np.int64), 1, np.empty(1), cache.y0, cache.block,
+                             cache.right, cache.rows, cache.bounds, cache.trail, coef.root_a,
+                             coef.root_c, coef.tree_a, coef.tree_c, coef.bridge, coef.phi,
+                             coef.sigma, path, bits)
+    assert (cache.block == -2).all()  # nothing was made
