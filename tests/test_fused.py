@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 import telecrunch
 from telecrunch.codecs import CODECS
-from telecrunch.fused import FusedBlocks, fusable, plan_supported
+from telecrunch.fused import FusedBlocks, fusable, generate_source, plan_supported
 from telecrunch.generation import generate_columns
 from telecrunch.layout import compile_layout
 from telecrunch.shardfile import ShardWriter
@@ -19,6 +19,7 @@ from .conftest import DEMO_SCHEMA, ROOT
 
 REFERENCE = ROOT / "jobs" / "reference_schema.yaml"
 FLEET = ROOT / "jobs" / "fleet_schema.yaml"
+REALISTIC = ROOT / "jobs" / "reference_realistic_schema.yaml"
 
 
 def reference_block(schema, seed, first, n) -> bytes:
@@ -67,6 +68,20 @@ def test_text_is_precomputed_by_the_reference_path_and_walks_are_fused():
     assert not fusable(schema.fields["temperature"], 10**7)  # too many sources for its state
     assert not fusable(schema.fields["message"])
     assert fusable(schema.fields["voltage"])
+
+
+def test_batch_columns_are_stored_only_where_a_loop_reads_them():
+    """The uniform reference kernel reads neither sequence numbers nor timestamps after its
+    first loop, so it does not store them; the realistic one (a counter counts by sequence, a
+    seasonal curve follows the time) keeps both, and both still match the reference path."""
+    for path, kept in ((REFERENCE, False), (REALISTIC, True)):
+        schema = telecrunch.load_schema(path)
+        fast = FusedBlocks(schema)
+        source, _ = generate_source(schema, fast.layout)
+        assert ("seq_b[ru] = seq" in source) is kept, path
+        assert ("ts_b[ru] = START" in source) is kept, path
+        got, _ = fused_block(fast, 2, 10_000_019, 3000)
+        assert got == reference_block(schema, 2, 10_000_019, 3000)
 
 
 def test_schemas_with_anomalies_take_the_reference_path():
