@@ -536,7 +536,7 @@ def _fold(j: int, x: str, first: str | None, ind: str, typ: str) -> list[str]:
 
 def _square(d: str, typ: str) -> str:
     """d * d; for integer sums d is under 2**31 in magnitude (codes of at most 24 bits, time
-    offsets under 2**27), and as a product of sign-extended 32-bit values the compiler
+    offsets cut in halves of 27 bits), and as a product of sign-extended 32-bit values the compiler
     squares it with one vector instruction instead of an emulated 64-bit multiply."""
     if typ != "np.int64":
         return f"{d} * {d}"
@@ -686,11 +686,17 @@ def _batch_stats(k: _Kernel, f: FieldBase, kind: int, row: int, ind: str) -> lis
 
 
 def _time_stats(k: _Kernel, column: str, ind: str) -> list[str]:
-    """Statistics of the batch's time offsets: exact integer sums around the smallest when
-    the batch spans under 2**27 ticks (as it does unless sources are few and far apart),
-    else sums of doubles (a dependency chain per record)."""
+    """Statistics of the batch's time offsets: exact integer sums around the smallest. A
+    batch of the reference workload spans about 2**28 ticks (256 sources 1 ms apart, in ns),
+    too many to square in 64 bits, so each offset is cut in two halves of 27 bits whose
+    products are summed apart: d**2 = hi**2 * 2**54 + hi * lo * 2**28 + lo**2, each sum
+    below 2**62 and the squares made by the vector instruction of ``_square``. Batches
+    spanning 2**54 ticks or more take sums of doubles (a dependency chain per record)."""
     j = k.slot(column, None, None, False)
     i2, i3 = ind + "    ", ind + "        "
+    half = 27
+    assert 2 * half + (BATCH - 1).bit_length() <= 62  # the sums of products stay exact
+    low = f"np.int64({(1 << half) - 1})"
     return _reset(k, j, ind) + [
         f"{ind}tlo = delta_b[0]",
         f"{ind}thi = tlo",
@@ -700,15 +706,22 @@ def _time_stats(k: _Kernel, column: str, ind: str) -> list[str]:
         f"{ind}lo{j} = tlo",
         f"{ind}hi{j} = thi",
         f"{ind}kb{j} = np.float64(tlo)",
-        f"{ind}if thi - tlo < {1 << (62 - (BATCH - 1).bit_length()) // 2}:  # sums < 2**62",
+        f"{ind}if thi - tlo < {1 << 2 * half}:",
         f"{i2}si = np.int64(0)",
-        f"{i2}qi = np.int64(0)",
+        f"{i2}qhh = np.int64(0)",
+        f"{i2}qhl = np.int64(0)",
+        f"{i2}qll = np.int64(0)",
         f"{i2}for r in range(m):",
         f"{i3}dt = delta_b[np.uint64(r)] - tlo",
+        f"{i3}dh = dt >> np.int64({half})",
+        f"{i3}dl = dt & {low}",
         f"{i3}si += dt",
-        f"{i3}qi += {_square('dt', 'np.int64')}",
+        f"{i3}qhh += {_square('dh', 'np.int64')}",
+        f"{i3}qhl += np.int64(np.int32(dh)) * np.int64(np.int32(dl))",
+        f"{i3}qll += {_square('dl', 'np.int64')}",
         f"{i2}s{j} = np.float64(si)",
-        f"{i2}q{j} = np.float64(qi)",
+        f"{i2}q{j} = np.float64(qhh) * {float(1 << 2 * half)!r} + "
+        f"np.float64(qhl) * {float(1 << half + 1)!r} + np.float64(qll)",
         f"{ind}else:",
         f"{i2}for r in range(m):",
         f"{i3}dx = np.float64(delta_b[np.uint64(r)]) - kb{j}",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -246,20 +249,30 @@ def test_walks_on_full_range_int_fields():
     assert got == reference_block(schema, 0, 0, 3000)
 
 
-@pytest.mark.parametrize("interval, sources", [("1h", 1), ("1s", 3), ("10s", 10000)])
-def test_time_statistics_of_batches_spanning_few_or_many_ticks(interval, sources):
-    """The kernel sums a batch's time offsets as integers when they span few ticks and as
-    doubles when they span many (one source, an hour apart, at 1 ns): both as the reference,
-    and min and max exact beyond 2**53 (time offsets, a field wider than a double's
-    mantissa)."""
+@pytest.mark.parametrize("interval, sources, first", [
+    ("100us", 1, 10**6),  # a batch spans under 2**27 ticks: the high halves are all zero
+    ("10s", 10000, 10**6),  # the reference workload: about 2**28 ticks a batch
+    ("1s", 3, 10**6), ("1h", 1, 10**6),  # 2**36 and 2**50 ticks: both halves carry
+    ("1d", 1, 10**3),  # over 2**54 ticks: sums of doubles
+])
+def test_time_statistics_of_batches_spanning_few_or_many_ticks(interval, sources, first):
+    """The kernel sums a batch's time offsets as integers, each cut in two halves, while they
+    span under 2**54 ticks and as doubles beyond: all as the reference, the standard deviation
+    as computed exactly from the timestamps, and min and max exact beyond 2**53 (time
+    offsets, a field wider than a double's mantissa)."""
     doc = telecrunch.load_schema(REFERENCE).to_doc()
     doc["sources"]["count"] = sources
-    doc["time"].update(interval=interval, bits=62)
+    doc["time"].update(interval=interval, jitter="10us", bits=62)
     doc["kinds"]["update"]["fields"]["wide"] = {"type": "int", "min": -(2**61), "max": 2**62}
     schema = telecrunch.load_schema(doc)
-    got, stats = fused_block(FusedBlocks(schema), 3, 10**6, 3000)
-    assert got == reference_block(schema, 3, 10**6, 3000)
-    assert_same_stats(stats, block_stats(generate_columns(schema, 3, 10**6, 10**6 + 3000)))
+    got, stats = fused_block(FusedBlocks(schema), 3, first, 3000)
+    assert got == reference_block(schema, 3, first, 3000)
+    columns = generate_columns(schema, 3, first, first + 3000)
+    assert_same_stats(stats, block_stats(columns))
+    ts = [int(t) for t in columns.values["ts"]]
+    mean = Fraction(sum(ts), len(ts))
+    exact = math.sqrt(sum((t - mean) ** 2 for t in ts) / len(ts))
+    assert stats["fields"]["ts"]["std"] == pytest.approx(exact, rel=1e-13)
 
 
 @pytest.mark.parametrize("interval, sources, start", [
