@@ -57,8 +57,10 @@ def race(a: fused.FusedBlocks, b: fused.FusedBlocks, seed: int, records: int, ro
     """Seconds per round of each kernel over the same ``records``, rounds alternating."""
     def one(blocks: fused.FusedBlocks) -> float:
         started = time.perf_counter()
+        blocks.begin(0)  # as a worker makes a shard: statistics summarized once, at the end
         for first in range(0, records, block):
-            blocks.block(seed, first, min(block, records - first))
+            blocks.pack(seed, first, min(block, records - first))
+        blocks.summary()
         return time.perf_counter() - started
 
     one(a), one(b)  # compiled and warm before timing

@@ -58,7 +58,7 @@ from telecrunch.schema import (
     StringField,
     TimestampField,
 )
-from telecrunch.stats import numeric_summary
+from telecrunch.stats import merge_numeric, numeric_summary
 
 FUSED_SIGNALS = {"constant", "uniform", "normal", "lognormal", "bernoulli", "categorical",
                  "sequence", "counter", "sine", "seasonal", "random_walk"}
@@ -703,9 +703,9 @@ def _time_stats(k: _Kernel, column: str, ind: str) -> list[str]:
         f"{ind}for r in range(m):",
         f"{i2}tlo = min(tlo, delta_b[np.uint64(r)])",
         f"{i2}thi = max(thi, delta_b[np.uint64(r)])",
-        f"{ind}lo{j} = tlo",
-        f"{ind}hi{j} = thi",
-        f"{ind}kb{j} = np.float64(tlo)",
+        f"{ind}lo{j} = tlo + tshift",  # from the origin of the statistics (FusedBlocks.begin)
+        f"{ind}hi{j} = thi + tshift",
+        f"{ind}kb{j} = np.float64(tlo + tshift)",
         f"{ind}if thi - tlo < {1 << 2 * half}:",
         f"{i2}si = np.int64(0)",
         f"{i2}qhh = np.int64(0)",
@@ -724,7 +724,7 @@ def _time_stats(k: _Kernel, column: str, ind: str) -> list[str]:
         f"np.float64(qhl) * {float(1 << half + 1)!r} + np.float64(qll)",
         f"{ind}else:",
         f"{i2}for r in range(m):",
-        f"{i3}dx = np.float64(delta_b[np.uint64(r)]) - kb{j}",
+        f"{i3}dx = np.float64(delta_b[np.uint64(r)] - tlo)",
         f"{i3}s{j} += dx",
         f"{i3}q{j} += dx * dx",
     ] + _merge(k, j, "m", ind)
@@ -931,8 +931,8 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
         "",
         "",
         "@numba.njit(cache=True, nogil=True)",
-        "def kernel(first_id, n, base_ticks, keys, out, stats, ext, hist, pre_kind, pre_codes, "
-        "str_len, str_sym, wy0, wblock, wright, wrows, wbounds, wtrail, psrc):",
+        "def kernel(first_id, n, base_ticks, tshift, keys, out, stats, ext, hist, pre_kind, "
+        "pre_codes, str_len, str_sym, wy0, wblock, wright, wrows, wbounds, wtrail, psrc):",
         *[f"    key{j} = keys[{j}]" for j in range(len(k.keys))],
         "    acc = np.uint64(0)",
         "    fill = 0",
@@ -1079,6 +1079,7 @@ class FusedBlocks:
                             exact, None if f is None and column == schema.time.field
                             else self._affine(column, f, 0))
                            for column, f, _kind, _integer, exact in self.spec.slots]
+        self.begin(0)
 
     def keys(self, seed: int) -> np.ndarray:
         if seed not in self._keys:
@@ -1096,11 +1097,32 @@ class FusedBlocks:
             self._keys[seed] = np.array(out, dtype=np.uint64)
         return self._keys[seed]
 
-    def block(self, seed: int, first_id: int, n: int) -> tuple[bytes, int, dict]:
+    def block(self, seed: int, first_id: int, n: int) -> tuple[memoryview, int, dict]:
         """(payload, bit count, statistics) of records [first_id, first_id + n).
 
         The payload is a view of a buffer the next call overwrites: write it before then.
         """
+        self.begin(first_id)
+        payload, nbits = self.pack(seed, first_id, n)
+        return payload, nbits, self.summary()
+
+    def begin(self, first_id: int) -> None:
+        """Start the statistics that ``pack`` adds to and ``summary`` gives, their time origin
+        at ``first_id``'s: the kernel merges block after block into the same accumulators,
+        so a shard of many blocks is summarized once, not block by block in Python."""
+        stats, ext, hist = self._acc
+        stats[:] = self._stats0
+        ext[:] = self._ext0
+        hist[:] = 0
+        self._origin = first_id
+        self._origin_ticks = self._base_ticks(first_id)
+        self._records = 0
+        self._extra: dict[str, Any] = {}
+
+    def pack(self, seed: int, first_id: int, n: int) -> tuple[memoryview, int]:
+        """(payload, bit count) of records [first_id, first_id + n), their statistics added
+        to those since ``begin``. The payload is a view of a buffer the next call
+        overwrites: write it before then."""
         schema = self.schema
         check_range(schema, first_id, first_id + n)
         need = (self._max_bits * n + 63) // 64 + 1  # as pack.max_words
@@ -1109,10 +1131,7 @@ class FusedBlocks:
         pre_kind, pre_codes, str_len, str_sym, extra = \
             self._none if self._no_precompute else self._precompute(seed, first_id, n)
         stats, ext, hist = self._acc
-        stats[:] = self._stats0
-        ext[:] = self._ext0
-        hist[:] = 0
-        base_ticks = first_seq(schema, first_id) * (schema.time.interval // schema.time.resolution)
+        base_ticks = self._base_ticks(first_id)
         seeded = self._seeded.get(seed)
         if seeded is None:  # the kernel's arguments that depend on the seed alone
             state = self._walk_state(seed)
@@ -1120,8 +1139,9 @@ class FusedBlocks:
                 self.keys(seed), state.y0, state.block, state.right, state.rows, state.bounds,
                 state.trail, self._per_source(seed))
         keys, *walk_and_tables = seeded
-        nbits = self.kernel(first_id, n, base_ticks, keys, self._words, stats, ext, hist,
-                            pre_kind, pre_codes, str_len, str_sym, *walk_and_tables)
+        nbits = self.kernel(first_id, n, base_ticks, base_ticks - self._origin_ticks, keys,
+                            self._words, stats, ext, hist, pre_kind, pre_codes, str_len,
+                            str_sym, *walk_and_tables)
         if nbits < 0:
             from telecrunch.errors import FormatError
 
@@ -1129,10 +1149,41 @@ class FusedBlocks:
                               f"{schema.time.resolution} ns than {schema.time.bits} bits hold; "
                               "raise time.bits or time.resolution, or use smaller blocks",
                               has_got=False)
+        self._records += n
+        if extra:
+            self._add_extra(extra)
         # a view of the reused buffer, not a copy: fresh pages cost more than packing here
         words = self._words[: (nbits + 63) // 64].astype("<u8", copy=False)
-        payload = memoryview(words.view(np.uint8))[: (nbits + 7) // 8]
-        return payload, nbits, self._stats(first_id, n, stats, ext, hist, extra)
+        return memoryview(words.view(np.uint8))[: (nbits + 7) // 8], nbits
+
+    def summary(self) -> dict:
+        """Statistics of the records packed since ``begin``, in the form of
+        telecrunch.stats.block_stats."""
+        stats, ext, hist = self._acc
+        return self._stats(self._origin, self._records, stats, ext, hist, self._extra)
+
+    def _base_ticks(self, first_id: int) -> int:
+        return first_seq(self.schema, first_id) * (
+            self.schema.time.interval // self.schema.time.resolution)
+
+    def _add_extra(self, extra: dict) -> None:
+        """Merge the summaries of the fields made by the reference path into those since
+        ``begin``."""
+        for name, (_index, made) in extra.items():
+            if isinstance(self.schema.fields[name], StringField):
+                lengths = np.char.str_len(made) if len(made) else np.zeros(0, np.int64)
+                summary = {"count": int(len(made)), "length": numeric_summary(lengths)}
+            else:
+                summary = numeric_summary(made)
+            known = self._extra.get(name)
+            if known is None:
+                self._extra[name] = summary
+            elif "length" in summary:
+                self._extra[name] = {"count": known["count"] + summary["count"],
+                                     "length": merge_numeric(known["length"],
+                                                             summary["length"])}
+            else:
+                self._extra[name] = merge_numeric(known, summary)
 
     def _per_source(self, seed: int) -> np.ndarray:
         """The kernel's per-source draw tables for this seed (rows of spec.constants)."""
@@ -1217,8 +1268,10 @@ class FusedBlocks:
         return kinds, pre_codes, str_len, str_sym, values
 
     def _stats(self, first_id: int, n: int, stats: np.ndarray, ext: np.ndarray,
-               hist: np.ndarray, extra: dict | None) -> dict:
-        """The block's statistics in the form of telecrunch.stats.block_stats."""
+               hist: np.ndarray, extra: dict) -> dict:
+        """Statistics in the form of telecrunch.stats.block_stats of ``n`` records whose time
+        statistics count from ``first_id``'s time; ``extra``: summaries of the fields made by
+        the reference path."""
         schema = self.schema
         stats, ext, hist = stats.tolist(), ext.tolist(), hist.tolist()  # Python numbers, once
         kinds = hist[0]
@@ -1237,15 +1290,7 @@ class FusedBlocks:
             else:
                 out_fields[column] = {"count": sum(counts), "values": dict(
                     zip(f.values, counts, strict=True))}
-        if extra:
-            for name, (_index, made) in extra.items():
-                f = schema.fields[name]
-                if isinstance(f, StringField):
-                    lengths = np.char.str_len(made) if len(made) else np.zeros(0, np.int64)
-                    out_fields[name] = {"count": int(len(made)),
-                                        "length": numeric_summary(lengths)}
-                else:
-                    out_fields[name] = numeric_summary(made)
+        out_fields.update(extra)
         ordered = {schema.time.field: out_fields[schema.time.field],
                    schema.sources.field: out_fields[schema.sources.field]}
         for name in schema.fields:

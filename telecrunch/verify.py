@@ -159,7 +159,7 @@ class _Fresh:
         if head.base_time != time_floor(self.layout.schema, first):
             return False
         if self.fast is not None:
-            payload, nbits, _ = self.fast.block(self.seed, first, n)
+            payload, nbits = self.fast.pack(self.seed, first, n)  # no statistics wanted
         else:
             columns = generate_columns(self.layout.schema, self.seed, first, first + n)
             payload, nbits = pack.pack(self.layout, columns, head.base_time)

@@ -87,6 +87,28 @@ def test_batch_columns_are_stored_only_where_a_loop_reads_them():
         assert got == reference_block(schema, 2, 10_000_019, 3000)
 
 
+@pytest.mark.parametrize("path", [REFERENCE, DEMO_SCHEMA])
+def test_statistics_accumulate_block_after_block_from_begin(path):
+    """A shard's statistics come from the kernel's accumulators, merged block after block
+    (times counted from the first block's), with the summaries of the fields made by the
+    reference path (the demo's strings) merged beside them; ``begin`` starts afresh."""
+    schema = telecrunch.load_schema(path)
+    fast = FusedBlocks(schema)
+    first, sizes = 5_000_003, [1000, 1, 70_000, 257, 30_000]
+    fast.pack(7, 0, 5000)  # before begin: not counted
+    fast.begin(first)
+    start = first
+    for n in sizes:
+        data, nbits = fast.pack(7, start, n)
+        writer = ShardWriter(fast.layout, CODECS["none"], start, n, 0)
+        assert writer.packed_block(n, data, nbits) == reference_block(schema, 7, start, n)
+        start += n
+    whole = generate_columns(schema, 7, first, start)
+    assert_same_stats(fast.summary(), block_stats(whole))
+    _, _, alone = fast.block(7, first, 1000)
+    assert_same_stats(alone, block_stats(generate_columns(schema, 7, first, first + 1000)))
+
+
 def test_schemas_with_anomalies_take_the_reference_path():
     assert not plan_supported(telecrunch.load_schema(FLEET))
     with pytest.raises(ValueError):
