@@ -165,6 +165,10 @@ def _connect(address: str) -> Iterator[DaskRunner]:
 
     if not address:
         raise JobError("cluster.address", "is required", has_got=False)
+    current = _current_client(address)
+    if current is not None:  # the caller's own client (a notebook's): used, and left open
+        yield DaskRunner(current, f"scheduler {address}")
+        return
     try:
         client = Client(address, timeout="10s")
     except (OSError, TimeoutError) as exc:
@@ -174,6 +178,19 @@ def _connect(address: str) -> Iterator[DaskRunner]:
         yield DaskRunner(client, f"scheduler {address}")
     finally:
         client.close()
+
+
+def _current_client(address: str):
+    """This process's default Dask client when it is connected to ``address``, else None:
+    reusing it saves a connection and its closing (about 25 ms of each run here)."""
+    from distributed import default_client
+
+    try:
+        client = default_client()
+    except ValueError:  # none
+        return None
+    want = address if "://" in address else f"tcp://{address}"
+    return client if client.status == "running" and client.scheduler.address == want else None
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -160,8 +161,11 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
         try:
             files = prepare_formats(job, payload["options"])
             started = time.perf_counter()
-            calls = [(f"telecrunch-shard-{token}-{s.index}", (payload, s, known.get(s.index)))
-                     for s in shards]
+            # keys of this run alone: a client kept between runs may still hold an earlier
+            # run's results under the same job, and the scheduler would hand those back
+            run_id = uuid.uuid4().hex[:8]
+            calls = [(f"telecrunch-shard-{token}-{run_id}-{s.index}",
+                      (payload, s, known.get(s.index))) for s in shards]
             if on_start is not None:
                 on_start(runner, shards)
             for doc, reused in runner.run(make_shard, calls):

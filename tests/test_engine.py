@@ -255,3 +255,35 @@ def test_a_task_error_on_the_cluster_reaches_the_caller(tmp_path, cluster_addres
         telecrunch.generate(schema, 100_000, tmp_path / "ds", cluster=cluster_address,
                             shard_records=10_000)
     assert not (tmp_path / "ds").exists()  # nothing made: nothing left
+
+
+def test_the_callers_client_is_used_and_each_run_makes_its_shards_again(tmp_path, schema,
+                                                                        cluster_address):
+    """A notebook's client connected to the scheduler serves the runs and stays open; a
+    second run of the same job (files deleted in between) makes every shard again, not the
+    first run's results the scheduler may still hold under the same job."""
+    import shutil
+
+    from distributed import Client, get_task_stream
+
+    from telecrunch.engine import run_job
+    from telecrunch.job import make_job
+
+    out = tmp_path / "ds"
+    job = make_job(schema, records=40_000, out=str(out), seed=SEED, shard_records=10_000,
+                   cluster=cluster_address)
+    keys = []
+    with Client(cluster_address) as client:
+        for _ in range(2):
+            shutil.rmtree(out, ignore_errors=True)
+            seen = []
+            with get_task_stream(client) as stream:
+                manifest = run_job(job, on_start=lambda runner, _, seen=seen:
+                                   seen.append(runner.client))
+            keys.append({task["key"] for task in stream.data})
+            assert seen == [client]
+            assert manifest.timings["shards_made"] == 4
+            assert len(list(out.glob("part-*.tcs"))) == 4
+            assert telecrunch.open_dataset(out).read().ids.tolist() == list(range(40_000))
+        assert client.status == "running"
+    assert len(keys[0]) == len(keys[1]) == 4 and not keys[0] & keys[1]  # none shared
