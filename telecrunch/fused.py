@@ -1045,7 +1045,8 @@ class FusedBlocks:
     """Makes packed blocks of one schema with the fast kernel.
 
     Not for sharing between threads: each block overwrites the output buffer and the walk
-    state the last one left (``tasks.fast_blocks`` keeps one per thread)."""
+    state the last one left, and adds to the statistics since ``begin``
+    (``tasks.fast_blocks`` keeps one per thread)."""
 
     def __init__(self, schema: Schema):
         if not plan_supported(schema):
