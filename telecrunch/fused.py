@@ -58,7 +58,7 @@ from telecrunch.schema import (
     StringField,
     TimestampField,
 )
-from telecrunch.stats import merge_numeric, numeric_summary
+from telecrunch.stats import field_summary, merge_field
 
 FUSED_SIGNALS = {"constant", "uniform", "normal", "lognormal", "bernoulli", "categorical",
                  "sequence", "counter", "sine", "seasonal", "random_walk"}
@@ -1171,20 +1171,9 @@ class FusedBlocks:
         """Merge the summaries of the fields made by the reference path into those since
         ``begin``."""
         for name, (_index, made) in extra.items():
-            if isinstance(self.schema.fields[name], StringField):
-                lengths = np.char.str_len(made) if len(made) else np.zeros(0, np.int64)
-                summary = {"count": int(len(made)), "length": numeric_summary(lengths)}
-            else:
-                summary = numeric_summary(made)
+            summary = field_summary(self.schema.fields[name], made)
             known = self._extra.get(name)
-            if known is None:
-                self._extra[name] = summary
-            elif "length" in summary:
-                self._extra[name] = {"count": known["count"] + summary["count"],
-                                     "length": merge_numeric(known["length"],
-                                                             summary["length"])}
-            else:
-                self._extra[name] = merge_numeric(known, summary)
+            self._extra[name] = summary if known is None else merge_field(known, summary)
 
     def _per_source(self, seed: int) -> np.ndarray:
         """The kernel's per-source draw tables for this seed (rows of spec.constants)."""

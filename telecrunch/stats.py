@@ -76,6 +76,33 @@ def _merge_counts(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return out
 
 
+def field_summary(field, values: np.ndarray) -> dict[str, Any]:
+    """The summary of one field's values, in the form its type takes."""
+    if isinstance(field, EnumField):
+        counts = np.bincount(values, minlength=len(field.values))
+        return {"count": int(len(values)), "values": {
+            label: int(c) for label, c in zip(field.values, counts, strict=True)}}
+    if isinstance(field, BoolField):
+        return {"count": int(len(values)), "true": int(values.sum())}
+    if isinstance(field, StringField):
+        lengths = np.char.str_len(values) if len(values) else np.zeros(0, np.int64)
+        return {"count": int(len(values)), "length": numeric_summary(lengths)}
+    return numeric_summary(values)
+
+
+def merge_field(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The summary of one field over two disjoint batches."""
+    if "values" in a:
+        return {"count": a["count"] + b["count"],
+                "values": _merge_counts(a["values"], b["values"])}
+    if "true" in a:
+        return {"count": a["count"] + b["count"], "true": a["true"] + b["true"]}
+    if "length" in a:
+        return {"count": a["count"] + b["count"],
+                "length": merge_numeric(a["length"], b["length"])}
+    return merge_numeric(a, b)
+
+
 def block_stats(columns: Columns) -> dict[str, Any]:
     """Statistics of one batch of records."""
     schema = columns.schema
@@ -85,18 +112,7 @@ def block_stats(columns: Columns) -> dict[str, Any]:
         schema.sources.field: numeric_summary(columns[schema.sources.field]),
     }
     for name, field in schema.fields.items():
-        values = columns[name][columns.present(name)]
-        if isinstance(field, EnumField):
-            counts = np.bincount(values, minlength=len(field.values))
-            fields[name] = {"count": int(len(values)), "values": {
-                label: int(c) for label, c in zip(field.values, counts, strict=True)}}
-        elif isinstance(field, BoolField):
-            fields[name] = {"count": int(len(values)), "true": int(values.sum())}
-        elif isinstance(field, StringField):
-            lengths = np.char.str_len(values) if len(values) else np.zeros(0, np.int64)
-            fields[name] = {"count": int(len(values)), "length": numeric_summary(lengths)}
-        else:
-            fields[name] = numeric_summary(values)
+        fields[name] = field_summary(field, columns[name][columns.present(name)])
     out = {
         "records": int(len(columns)),
         "kinds": {k.name: int(kinds[k.code]) for k in schema.kinds},
@@ -114,19 +130,7 @@ def merge(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
     """Statistics of the union of two disjoint batches."""
     if not a:
         return b
-    fields = {}
-    for name, sa in a["fields"].items():
-        sb = b["fields"][name]
-        if "values" in sa:
-            fields[name] = {"count": sa["count"] + sb["count"],
-                            "values": _merge_counts(sa["values"], sb["values"])}
-        elif "true" in sa:
-            fields[name] = {"count": sa["count"] + sb["count"], "true": sa["true"] + sb["true"]}
-        elif "length" in sa:
-            fields[name] = {"count": sa["count"] + sb["count"],
-                            "length": merge_numeric(sa["length"], sb["length"])}
-        else:
-            fields[name] = merge_numeric(sa, sb)
+    fields = {name: merge_field(sa, b["fields"][name]) for name, sa in a["fields"].items()}
     out = {
         "records": a["records"] + b["records"],
         "kinds": _merge_counts(a["kinds"], b["kinds"]),

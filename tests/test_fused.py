@@ -109,6 +109,23 @@ def test_statistics_accumulate_block_after_block_from_begin(path):
     assert_same_stats(alone, block_stats(generate_columns(schema, 7, first, first + 1000)))
 
 
+def test_statistics_of_fields_the_reference_path_makes_take_their_types_form():
+    """A derived bool is made by the reference path beside the kernel: its statistics count
+    its true values, as block_stats does, over blocks merged from ``begin``."""
+    doc = {"name": "derived", "kinds": {"update": {"fields": {
+        "t": {"type": "float", "min": -40, "max": 125, "resolution": 0.01},
+        "hot": {"type": "bool", "signal": {"kind": "derived", "expr": "t > 50"}},
+        "twice": {"type": "int", "min": -80, "max": 250,
+                  "signal": {"kind": "derived", "expr": "t * 2"}}}}}}
+    schema = telecrunch.load_schema(doc)
+    fast = FusedBlocks(schema)
+    assert set(fast.spec.precomputed) == {"hot", "twice"}
+    fast.begin(100)
+    for start in (100, 2100):
+        fast.pack(4, start, 2000)
+    assert_same_stats(fast.summary(), block_stats(generate_columns(schema, 4, 100, 4100)))
+
+
 def test_schemas_with_anomalies_take_the_reference_path():
     assert not plan_supported(telecrunch.load_schema(FLEET))
     with pytest.raises(ValueError):
