@@ -98,6 +98,14 @@ def _below(h: str, n: int) -> str:
     return f"below({h}, {_u64(n)})"
 
 
+def _base_ticks(seq: str, src: str, it: int, count: int) -> str:
+    """A record's ticks before jitter: its interval's start and its source's offset in it
+    (unsigned division, both sides >= 0: numba's signed // adds floor corrections)."""
+    if it % count == 0:  # each source's offset in the interval, exactly
+        return f"{seq} * {it} + {src} * {it // count}"
+    return f"{seq} * {it} + np.int64(np.uint64({src} * {it}) // {_u64(count)})"
+
+
 def _unit_cut(p: float) -> int:
     """The least ``k`` with ``k / 2**53 >= p`` (``p`` finite, as the schema checks them).
 
@@ -579,18 +587,19 @@ def _merge(k: _Kernel, j: int, nb: str, ind: str) -> list[str]:
 
 def _put(width: int, value: str, ind: str) -> list[str]:
     """Append a value that fits ``width`` bits (telecrunch.pack._put_masked, written out:
-    a call passing the ``out`` array costs atomic reference counting per record)."""
+    a call passing the ``out`` array costs atomic reference counting per record; an unsigned
+    index, as numba adds negative-index handling to a signed one: 8% of the reference kernel)."""
     if width == 0:
         return []
     if width == 64:  # a whole word: the current one completes, the fill stays where it is
         return [f"{ind}v = {value}",
-                f"{ind}out[word] = acc | (v << np.uint64(fill))",
+                f"{ind}out[np.uint64(word)] = acc | (v << np.uint64(fill))",
                 f"{ind}acc = (v >> np.uint64(63 - fill)) >> np.uint64(1)",
                 f"{ind}word += 1"]
     return [f"{ind}v = {value}",
             f"{ind}acc = acc | (v << np.uint64(fill))",
             f"{ind}spill = (v >> np.uint64(63 - fill)) >> np.uint64(1)",
-            f"{ind}out[word] = acc",
+            f"{ind}out[np.uint64(word)] = acc",
             f"{ind}fill += {width}",
             f"{ind}if fill >= 64:",
             f"{ind}    word += 1",
@@ -801,17 +810,30 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
                         f"(k53 < {_unit_cut(edge)}) else kind")
     else:
         head.append(f"{i12}kind = np.int64(pre_kind[i])")
-    if it % count == 0:  # each source's offset in the interval, exactly
-        head.append(f"{i12}ticks = seq * {it} + src * {it // count}")
-    else:  # unsigned division (both sides are >= 0): numba's signed // adds floor corrections
-        head.append(f"{i12}ticks = seq * {it} + np.int64(np.uint64(src * {it}) // "
-                    f"{_u64(count)})")
+    jitter = clock.jitter // res  # the most a record's jitter adds
+    ordered = src_spec.interleave == "round_robin"  # times never fall as IDs rise
+    if ordered and it % count == 0:
+        # seq * it + src * (it / count) is the ID times it / count: a running sum, no product
+        batch_start.append(f"{i8}tick0 = np.int64(first_id + b0) * {it // count}")
+        head.append(f"{i12}ticks = tick0 + np.int64(r) * {it // count}")
+        ends = ("tick0", f"tick0 + np.int64(m - 1) * {it // count}")
+    else:
+        head.append(f"{i12}ticks = {_base_ticks('seq', 'src', it, count)}")
+        last = "np.uint64(first_id + b0 + m - 1)"
+        ends = (_base_ticks(f"np.int64(np.uint64(first_id + b0) // {_u64(count)})",
+                            f"np.int64(np.uint64(first_id + b0) % {_u64(count)})", it, count),
+                _base_ticks(f"np.int64({last} // {_u64(count)})",
+                            f"np.int64({last} % {_u64(count)})", it, count))
+    if ordered:  # the batch's bounds, checked once: record by record only if they fail
+        batch_start.append(f"{i8}bad = ({ends[0]} - base_ticks < 0) | "
+                           f"({ends[1]} + {jitter} - base_ticks >= {limit})")
     if clock.jitter:
         head += [f"{i12}h = draw({k.key('jitter')}, rid)",
-                 f"{i12}ticks += np.int64({_below('h', clock.jitter // res + 1)})"]
-    head += [f"{i12}delta = ticks - base_ticks",
-             f"{i12}bad = bad | (delta < 0) | (delta >= {limit})",
-             f"{i12}src_b[ru] = src", f"{i12}seq_b[ru] = seq",
+                 f"{i12}ticks += np.int64({_below('h', jitter + 1)})"]
+    head.append(f"{i12}delta = ticks - base_ticks")
+    if not ordered:
+        head.append(f"{i12}bad = bad | (delta < 0) | (delta >= {limit})")
+    head += [f"{i12}src_b[ru] = src", f"{i12}seq_b[ru] = seq",
              f"{i12}kind_b[ru] = kind", f"{i12}delta_b[ru] = delta",
              f"{i12}ts_b[ru] = START + ticks * {res}"]
     head_before, head = _stepped(head, i8)
@@ -970,8 +992,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
             f"{i8}pos[:] = 0",
-            *batch_start,
-            f"{i8}bad = False",
+            *(batch_start if ordered else [*batch_start, f"{i8}bad = False"]),
             *head_before, f"{i8}for r in range(m):", *head, *rest]
     k.hists.insert(0, ("kind", nk))  # row 0: kind counts
     tail = ["    nbits = word * 64 + fill", "    if fill > 0:", "        out[word] = acc"]

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import telecrunch
 from telecrunch.codecs import CODECS
 from telecrunch.fused import FusedBlocks, fusable, generate_source, plan_supported
-from telecrunch.generation import generate_columns
+from telecrunch.generation import generate_columns, time_floor
 from telecrunch.layout import compile_layout
 from telecrunch.shardfile import ShardWriter
 from telecrunch.stats import block_stats
@@ -138,6 +138,36 @@ def test_a_block_spanning_more_time_than_its_bits_is_an_error():
     schema = telecrunch.load_schema(doc)
     with pytest.raises(telecrunch.TeleCrunchError, match="time.bits"):
         FusedBlocks(schema).block(1, 0, 100_000)
+
+
+@pytest.mark.parametrize("interval, sources, interleave", [
+    (10**10, 10000, "round_robin"),  # a source's offset a whole number of ticks: a running sum
+    (10**9, 3, "round_robin"),  # offsets rounded down: products and a division
+    (10**9, 4, "blocked"),  # times that fall as IDs rise: record by record
+])
+def test_the_first_record_past_the_time_bits_fails_as_on_the_reference_path(
+        interval, sources, interleave):
+    """A batch's time bounds are checked once, with the most jitter can add, and record by
+    record only when they fail: a block ending just inside the bits is whole, one record more
+    fails, as on the reference path."""
+    doc = telecrunch.load_schema(REFERENCE).to_doc()
+    doc["sources"].update(count=sources, interleave=interleave, block=100)
+    doc["time"].update(interval=f"{interval}ns", jitter=f"{interval - 1}ns", bits=34)
+    schema = telecrunch.load_schema(doc)
+    first, n = 5_000, 100_000
+    ts = generate_columns(schema, 7, first, first + n).values["ts"]
+    ticks = (ts - time_floor(schema, first)) // schema.time.resolution
+    past = int(np.flatnonzero(ticks >= 1 << 34)[0])
+    calm = telecrunch.load_schema({**doc, "time": {**doc["time"], "jitter": "0ns"}})
+    calm_ts = generate_columns(calm, 7, first + past - 1, first + past).values["ts"]
+    assert int(calm_ts[0] - time_floor(schema, first)) + interval - 1 >= 1 << 34  # bounds fail
+    fast = FusedBlocks(schema)
+    got, _ = fused_block(fast, 7, first, past)
+    assert got == reference_block(schema, 7, first, past)
+    for path in (lambda: fast.block(7, first, past + 1),
+                 lambda: reference_block(schema, 7, first, past + 1)):
+        with pytest.raises(telecrunch.TeleCrunchError, match="time.bits"):
+            path()
 
 
 NUMERIC_SIGNALS = {
