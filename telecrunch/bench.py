@@ -90,9 +90,8 @@ def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
 
 
 def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
-               compression: str = "none", shard_records: int | None = None) -> Result:
-    """``telecrunch.generate`` of the reference schema on a running cluster (16 shards unless
-    ``shard_records`` says otherwise)."""
+               compression: str = "none") -> Result:
+    """``telecrunch.generate`` of the reference schema on a running cluster."""
     import telecrunch
 
     schema = telecrunch.load_schema(REFERENCE)
@@ -103,25 +102,13 @@ def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
 
     def run() -> int:
         manifest = telecrunch.generate(schema, records, out, seed=1, cluster=address,
-                                       shard_records=shard_records or max(records // 16, BLOCK),
+                                       shard_records=max(records // 16, BLOCK),
                                        compression=compression)
         sizes.append(sum(manifest.bytes_by_format().values()))
         return sizes[-1]
 
     times, size = _timed(run, repeats, clear)
     return Result(name, records, times, size)
-
-
-def steady(name: str, short: Result, long: Result) -> Result | None:
-    """The rate of the records that the longer runs add to the shorter ones, in shards of the
-    same size: what a long job sustains once its fixed costs are paid (planning, submitting,
-    the manifest, the last shards' uneven finish), per-shard costs included. Repeats are paired
-    in the order they ran; None where a pair's difference is not positive (sizes too small to
-    tell the two apart on a noisy machine)."""
-    seconds = [b - a for a, b in zip(short.seconds, long.seconds, strict=True)]
-    if not seconds or min(seconds) <= 0:
-        return None
-    return Result(name, long.records - short.records, seconds, long.bytes - short.bytes)
 
 
 def read_back(out: Path, repeats: int) -> list[Result]:
@@ -322,15 +309,9 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
                                  silence_logs=logging.CRITICAL, dashboard_address=None) as lc, \
                     Client(lc) as client:
                 address = lc.scheduler_address
-                e2e = end_to_end(address, folder / "e2e", records, repeats,
-                                 f"end to end, {workers} worker{'s' if workers > 1 else ''}")
-                add(e2e)
+                add(end_to_end(address, folder / "e2e", records, repeats,
+                               f"end to end, {workers} worker{'s' if workers > 1 else ''}"))
                 if workers == 2:
-                    twice = end_to_end(address, folder / "twice", 2 * records, repeats,
-                                       "end to end, twice the records",
-                                       shard_records=max(records // 16, BLOCK))
-                    shutil.rmtree(folder / "twice", ignore_errors=True)
-                    add(steady("steady state, 2 workers", e2e, twice))
                     add(end_to_end(address, folder / "lz4", records, repeats,
                                    "end to end lz4, 2 workers", "lz4"))
                     shutil.rmtree(folder / "lz4", ignore_errors=True)
@@ -342,7 +323,6 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
     by = {r.name: r for r in results}
     echo("ratios of medians:")
     for a, b in [("end to end, 2 workers", "numpy PCG64 draw floor"),
-                 ("steady state, 2 workers", "numpy PCG64 draw floor"),
                  ("end to end, 2 workers", "naive Python packer"),
                  ("end to end, 2 workers", "end to end, 1 worker"),
                  ("end to end lz4, 2 workers", "end to end, 2 workers"),

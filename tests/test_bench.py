@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from telecrunch.bench import Result, _timed, run_bench, steady
+from telecrunch.bench import _timed, run_bench
 
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,20 +48,8 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     assert by["end to end lz4, 2 workers"].bytes == pytest.approx(files * records, rel=0.01)
     assert any(line.startswith("  end to end, 2 workers / end to end, 1 worker = ")
                for line in lines)
-    if "steady state, 2 workers" in by:  # at this size the two runs' difference may be noise
-        assert by["steady state, 2 workers"].records == records
     assert any(line.startswith("peak RSS: ") for line in lines)
     assert not list(tmp_path.iterdir())  # its datasets are removed
-
-
-def test_steady_state_is_the_rate_of_the_records_the_longer_runs_add():
-    short = Result("end to end", 100, [1.0, 2.0], 1_000)
-    long = Result("twice", 300, [3.0, 7.0], 3_000)
-    got = steady("steady", short, long)
-    assert (got.name, got.records, got.seconds, got.bytes) == ("steady", 200, [2.0, 5.0], 2_000)
-    assert got.rates() == [40.0, 100.0]
-    # a pair the noise inverted says nothing about the rate
-    assert steady("steady", short, Result("twice", 300, [3.0, 1.5], 3_000)) is None
 
 
 def _kernel_ab():
