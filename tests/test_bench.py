@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,58 @@ def test_kernel_ab_refuses_an_edit_that_edits_nothing(tmp_path):
     nothing = _edit_file(tmp_path, "nothing", "source")
     with pytest.raises(SystemExit, match="unchanged"):
         _kernel_ab().main([REFERENCE, nothing, "--records", "20000", "--rounds", "2"])
+
+
+def _kernel_profile():
+    spec = importlib.util.spec_from_file_location("kernel_profile",
+                                                  ROOT / "benchmarks" / "kernel_profile.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+OBJDUMP = """
+/tmp/code.bin:     file format binary
+
+Disassembly of section .data:
+
+0000000000001000 <.data>:
+    1000:\t55                   \tpush   %rbp
+    1001:\tc5 fd 6f 01          \tvmovdqa (%rcx),%ymm0
+    1005:\tc5 fd f4 c1          \tvpmuludq %ymm1,%ymm0,%ymm0
+    1009:\tc5 fd f4 c2          \tvpmuludq %ymm2,%ymm0,%ymm0
+    100d:\t75 f2                \tjne    0x1001
+    100f:\t90                   \tnop
+    1010:\t90                   \tnop
+    1011:\tc4 e2 f9 f7 c0       \tshlx   %rax,%rax,%rax
+    1016:\t48 09 c3             \tor     %rax,%rbx
+    1019:\t75 f6                \tjne    0x1011
+    101b:\tc3                   \tret
+"""
+
+
+def test_kernel_profile_reads_objdump_and_ranks_the_hot_regions():
+    kp = _kernel_profile()
+    code = kp.parse_objdump(OBJDUMP)
+    assert code[0] == (0x1000, "push   %rbp") and code[-1] == (0x101B, "ret")
+    assert len(code) == 11
+    samples = {0x1005: 30, 0x1009: 10, 0x1011: 40, 0x1016: 20}
+    regions = kp.hot_regions(code, samples, gap=1)  # the two nops part the loops
+    assert [(r.first, r.last) for r in regions] == [(7, 8), (2, 3)]
+    assert [r.share for r in regions] == [0.6, 0.4]
+    assert regions[1].address == 0x1005 and regions[1].mnemonics == [("vpmuludq", 2)]
+    # with a wider gap they are one region
+    assert [(r.first, r.last, r.share) for r in kp.hot_regions(code, samples, gap=5)] == [
+        (2, 8, 1.0)]
+    assert kp.hot_regions(code, {}) == []
+    lines = kp.report(regions, top=1)
+    assert len(lines) == 2 and lines[1].startswith(" 60.00%") and "shlx 1" in lines[1]
+
+
+def test_kernel_profile_names_a_missing_tool(monkeypatch, capsys):
+    kp = _kernel_profile()
+    monkeypatch.setattr(kp.shutil, "which", lambda tool: None if tool == "perf" else "/bin/x")
+    assert kp.main([REFERENCE]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "kernel_profile: perf is not installed (Debian: apt-get install linux-perf)")
