@@ -53,11 +53,17 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     assert not list(tmp_path.iterdir())  # its datasets are removed
 
 
-def _kernel_ab():
-    spec = importlib.util.spec_from_file_location("kernel_ab", ROOT / "benchmarks" / "kernel_ab.py")
+def _benchmark(name: str):
+    """A script of benchmarks/ as a module."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # a dataclass looks its module up there
     spec.loader.exec_module(module)
     return module
+
+
+def _kernel_ab():
+    return _benchmark("kernel_ab")
 
 
 def _edit_file(tmp_path, name: str, body: str) -> str:
@@ -116,12 +122,7 @@ def test_kernel_ab_refuses_an_edit_that_edits_nothing(tmp_path):
 
 
 def _kernel_profile():
-    spec = importlib.util.spec_from_file_location("kernel_profile",
-                                                  ROOT / "benchmarks" / "kernel_profile.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
+    return _benchmark("kernel_profile")
 
 
 OBJDUMP = """
