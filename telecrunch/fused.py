@@ -195,7 +195,7 @@ class _Kernel:
         entry = (dist, spec)
         if entry not in self.constants:
             self.constants.append(entry)
-        return f"psrc[{self.constants.index(entry)}, src]"
+        return f"psrc[{self.constants.index(entry)}, np.uint64(src)]"
 
     def key(self, *spec) -> str:
         if spec not in self.keys:
@@ -640,10 +640,10 @@ def _place_record(klayout, values: list[str], ind: str,
     for slot, value in zip(klayout.slots, values, strict=True):
         if slot.is_string:
             s = value.removeprefix("STRING")
-            lines.append(f"{ind}length = str_len[{s}, i]")
+            lines.append(f"{ind}length = str_len[{s}, np.uint64(i)]")
             lines += _put(slot.width, "np.uint64(length)", ind)
             lines.append(f"{ind}for j in range(length):")
-            lines += _put(slot.char_bits, f"np.uint64(str_sym[{s}, i, j])", ind + "    ")
+            lines += _put(slot.char_bits, f"np.uint64(str_sym[{s}, np.uint64(i), j])", ind + "    ")
         else:
             lines += _put(slot.width, f"np.uint64({value})", ind)
     return lines
@@ -809,7 +809,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
             head.append(f"{i12}kind = {kd.code} if (k53 >= {_unit_cut(low)}) & "
                         f"(k53 < {_unit_cut(edge)}) else kind")
     else:
-        head.append(f"{i12}kind = np.int64(pre_kind[i])")
+        head.append(f"{i12}kind = np.int64(pre_kind[np.uint64(i)])")
     jitter = clock.jitter // res  # the most a record's jitter adds
     ordered = src_spec.interleave == "round_robin"  # times never fall as IDs rise
     if ordered and it % count == 0:
@@ -891,7 +891,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
             if not fusable(f, count):
                 pre = len(k.precomputed)
                 k.precomputed.append(f.name)
-                values.append(f"pre_codes[{pre}, i]")
+                values.append(f"pre_codes[{pre}, np.uint64(i)]")
                 continue
             row = rows
             rows += 1

@@ -113,7 +113,8 @@ def _cell(h):
 def _table_z(h, cell):
     """|Z| from the table piece of ``cell`` (< TAIL_CELL)."""
     s = small_double((h >> np.uint64(11)) & _FRAC_MASK) * _TWO_M40  # exact: 40 bits
-    return TABLE[cell, 0] + s * (TABLE[cell, 1] + s * (TABLE[cell, 2] + s * TABLE[cell, 3]))
+    c = np.uint64(cell)  # an unsigned index: no negative-index handling
+    return TABLE[c, 0] + s * (TABLE[c, 1] + s * (TABLE[c, 2] + s * TABLE[c, 3]))
 
 
 @register_jitable
@@ -135,13 +136,14 @@ def std_normals(z, count, out, at, bits):
     in two passes. The first reads every draw from the table (a tail draw from its last
     cell, a placeholder): without the tail's branch and loop it runs about twice as fast;
     the second redoes the 0.8% of tail draws. ``bits`` holds ``count`` words of scratch."""
+    base = np.uint64(at)  # unsigned indexes: numba adds negative-index handling to signed ones
     for j in range(count):
         h = _remix(z)
         bits[j] = h
-        out[at + j] = _signed(h, _table_z(h, min(_cell(h), TAIL_CELL - 1)))
+        out[base + np.uint64(j)] = _signed(h, _table_z(h, min(_cell(h), TAIL_CELL - 1)))
         z += _GOLDEN
     for j in range(count):
         h = bits[j]
         if _cell(h) >= TAIL_CELL:
-            out[at + j] = _signed(h, _tail(h))
+            out[base + np.uint64(j)] = _signed(h, _tail(h))
 

@@ -140,20 +140,20 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
             out[np.uint64(t)] = rows[wu, row, np.uint64(seq) % np.uint64(BLOCK)]
             continue
         ktree = subkey(tree_key, s)
-        y_left = right[w, row]  # the block before's right end, when it is the one made last
+        y_left = right[wu, row]  # the block before's right end, when it is the one made last
         y_right = y_left
-        for anchor in range(b + 1 if block[w, row] == b - 1 else b, b + 2):
+        for anchor in range(b + 1 if block[wu, row] == b - 1 else b, b + 2):
             if anchor == 0:
-                y = y0[w, row]
+                y = y0[wu, row]
             else:
-                last = trail[w, row, 0]
+                last = trail[wu, row, 0]
                 level = 0
                 if last > 0:
-                    level = _resume_level(anchor, last, trail[w, row, 1])
-                    y_lo = bounds[w, row, level, 0]
-                    y_hi = bounds[w, row, level, 1]
+                    level = _resume_level(anchor, last, trail[wu, row, 1])
+                    y_lo = bounds[wu, row, np.uint64(level), 0]  # level >= 0: unsigned
+                    y_hi = bounds[wu, row, np.uint64(level), 1]
                 else:
-                    y_lo = y0[w, row]
+                    y_lo = y0[wu, row]
                     y_hi = root_a * y_lo + root_c * normal(draw(ktree, ANCHORS))
                 y = y_hi
                 if anchor < ANCHORS:
@@ -161,11 +161,11 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
                     lo = (anchor // size) * size
                     hi = lo + size
                     while True:  # every anchor in (0, ANCHORS) is some level's midpoint
-                        bounds[w, row, level, 0] = y_lo
-                        bounds[w, row, level, 1] = y_hi
+                        lu = np.uint64(level)
+                        bounds[wu, row, lu, 0] = y_lo
+                        bounds[wu, row, lu, 1] = y_hi
                         mid = (lo + hi) >> 1
-                        y = tree_a[level] * (y_lo + y_hi) + tree_c[level] * normal(
-                            draw(ktree, mid))
+                        y = tree_a[lu] * (y_lo + y_hi) + tree_c[lu] * normal(draw(ktree, mid))
                         if anchor == mid:
                             break
                         if anchor < mid:
@@ -175,8 +175,8 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
                             lo = mid
                             y_lo = y
                         level += 1
-                    trail[w, row, 0] = anchor
-                    trail[w, row, 1] = level
+                    trail[wu, row, 0] = anchor
+                    trail[wu, row, 1] = level
             if anchor == b:
                 y_left = y
             else:
@@ -190,10 +190,10 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
             path[j] = sigma * path[j] + phi * path[j - 1]
         miss = y_right - path[BLOCK]
         for j in range(BLOCK):
-            rows[w, row, j] = path[j] + bridge[j] * miss
-        block[w, row] = b
-        right[w, row] = y_right
-        out[t] = rows[w, row, seq % BLOCK]
+            rows[wu, row, j] = path[j] + bridge[j] * miss
+        block[wu, row] = b
+        right[wu, row] = y_right
+        out[np.uint64(t)] = rows[wu, row, np.uint64(seq) % np.uint64(BLOCK)]
 
 
 @numba.njit(cache=True)
