@@ -146,6 +146,11 @@ def main(argv: list[str] | None = None) -> int:
         if shutil.which(tool) is None:
             return _fail(f"{tool} is not installed (Debian: apt-get install "
                          f"{'linux-perf' if tool == 'perf' else 'binutils'})")
+    import telecrunch
+    from telecrunch import fused
+
+    # compiled here first, so that the profiled process loads it from the cache
+    fused.FusedBlocks(telecrunch.load_schema(args.schema)).block(1, 0, 1)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / "perf.data"
@@ -160,8 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         script = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"],
                                 capture_output=True, text=True, check=True).stdout
         samples: Counter[int] = Counter()
+        everywhere = 0  # the process's samples, its start-up included
         for line in script.splitlines():
             parts = line.split()
+            everywhere += bool(parts)
             if len(parts) >= 2 and parts[1] == SYMBOL:
                 samples[int(parts[0], 16)] += 1
         dump = subprocess.run(["objdump", "-D", "-b", "binary", "-m", "i386:x86-64",
@@ -169,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                               capture_output=True, text=True, check=True).stdout
     code = parse_objdump(dump)
     total = sum(samples.values())
-    print(f"{total} samples in the kernel ({args.schema})")
+    print(f"{total} samples in the kernel ({args.schema}), {100 * total / max(everywhere, 1):.0f}% "
+          "of the process's")
     for line in report(hot_regions(code, samples), args.top):
         print(line)
     if args.annotate:
