@@ -112,6 +112,7 @@ def run_kernel(schema_path: str, seconds: float, out: Path) -> None:
     size = min(WINDOW, _mapping_end(address) - address)
     (out / "code.bin").write_bytes(ctypes.string_at(address, size))
     (out / "address").write_text(str(address))
+    (out / "pid").write_text(str(os.getpid()))
     Path(f"/tmp/perf-{os.getpid()}.map").write_text(f"{address:x} {size:x} {SYMBOL}\n")
     deadline = time.perf_counter() + seconds
     records = 0
@@ -142,15 +143,19 @@ def main(argv: list[str] | None = None) -> int:
     if args.child:
         run_kernel(args.schema, args.seconds, Path(args.child))
         return 0
+    import telecrunch
+    from telecrunch import fused
+
+    try:  # compiled here first, so that the profiled process loads it from the cache
+        fused.FusedBlocks(telecrunch.load_schema(args.schema)).block(1, 0, 1)
+    except telecrunch.TeleCrunchError as error:
+        return _fail(str(error))
+    except ValueError as error:  # a schema the fused kernel does not cover
+        return _fail(f"{args.schema}: {error}")
     for tool in ("perf", "objdump"):
         if shutil.which(tool) is None:
             return _fail(f"{tool} is not installed (Debian: apt-get install "
                          f"{'linux-perf' if tool == 'perf' else 'binutils'})")
-    import telecrunch
-    from telecrunch import fused
-
-    # compiled here first, so that the profiled process loads it from the cache
-    fused.FusedBlocks(telecrunch.load_schema(args.schema)).block(1, 0, 1)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         data = work / "perf.data"
@@ -164,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         address = int((work / "address").read_text())
         script = subprocess.run(["perf", "script", "-i", str(data), "-F", "ip,sym"],
                                 capture_output=True, text=True, check=True).stdout
+        Path(f"/tmp/perf-{(work / 'pid').read_text()}.map").unlink(missing_ok=True)
         samples: Counter[int] = Counter()
         everywhere = 0  # the process's samples, its start-up included
         for line in script.splitlines():

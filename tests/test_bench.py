@@ -169,3 +169,14 @@ def test_kernel_profile_names_a_missing_tool(monkeypatch, capsys):
     assert kp.main([REFERENCE]) == 2
     assert capsys.readouterr().err.strip() == (
         "kernel_profile: perf is not installed (Debian: apt-get install linux-perf)")
+
+
+def test_kernel_profile_refuses_a_schema_it_cannot_profile(tmp_path, capsys):
+    kp = _kernel_profile()
+    assert kp.main([str(tmp_path / "missing.yaml")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kernel_profile: ") and "missing.yaml" in err and "\n" not in err
+    fleet = str(ROOT / "jobs" / "fleet_schema.yaml")  # anomalies: the reference path's
+    assert kp.main([fleet]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"kernel_profile: {fleet}: schema not supported by the fused path")
