@@ -654,10 +654,7 @@ def _dense_kind(schema: Schema) -> int | None:
     records of other kinds are dropped): contiguous loops the compiler vectorizes beat
     gathering the kind's records once it holds at least half of them. The others are made for
     their own records only."""
-    if len(schema.kinds) == 1:
-        return 0
-    top = max(schema.kinds, key=lambda kd: kd.rate)
-    return top.code if top.rate >= 0.5 else None
+    return schema.majority_kind
 
 
 def _batch_stats(k: _Kernel, f: FieldBase, kind: int, row: int, ind: str) -> list[str]:

@@ -371,6 +371,15 @@ class Schema(Spec):
     def kind_of_field(self) -> dict[str, Kind]:
         return {f.name: kind for kind in self.kinds for f in kind.fields}
 
+    @cached_property
+    def majority_kind(self) -> int | None:
+        """The code of the kind at least half the records have by its rate (the only kind
+        of a one-kind schema), or None."""
+        if len(self.kinds) == 1:
+            return 0
+        top = max(self.kinds, key=lambda kind: kind.rate)
+        return top.code if top.rate >= 0.5 else None
+
     def to_doc(self) -> dict:
         """The canonical document: parses back to an equal Schema."""
         doc: dict[str, Any] = {"telecrunch": SCHEMA_LANGUAGE_VERSION, "name": self.name}

@@ -13,6 +13,8 @@ from telecrunch.layout import compile_layout
 from telecrunch.pack import encode
 from telecrunch.shardfile import DEFAULT_BLOCK_RECORDS
 
+from .conftest import ROOT
+
 
 def test_json_schema_numbers_with_exponents_stay_numbers(tmp_path):
     doc = {"name": "j", "kinds": {"update": {"fields": {
@@ -57,3 +59,25 @@ def test_default_time_bits_hold_a_default_block(sources, interval, resolution, e
     assert int(codes.fixed[0].max()) < 1 << schema.time.bits
     # and no wider than twice what was needed
     assert int(codes.fixed[0].max()) >= 1 << (schema.time.bits - 2)
+
+
+@pytest.mark.parametrize("alarm, event, majority", [
+    (None, None, 0),  # one kind
+    (None, 0.01, 0),  # the reference: updates are 99%
+    (0.6, 0.01, 2),  # a kind declared after the first can hold most records
+    (0.3, 0.3, None),  # 40, 30 and 30%: no kind holds half
+])
+def test_the_majority_kind_holds_at_least_half_the_records(alarm, event, majority):
+    doc = telecrunch.load_schema(ROOT / "jobs" / "reference_schema.yaml").to_doc()
+    if event is None:
+        del doc["kinds"]["event"]
+    else:
+        doc["kinds"]["event"]["rate"] = event
+    if alarm is not None:
+        doc["kinds"]["alarm"] = {"rate": alarm, "fields": {"level": {"type": "int", "min": 0,
+                                                                     "max": 9}}}
+    schema = telecrunch.load_schema(doc)
+    assert schema.majority_kind == majority
+    if majority is not None:
+        kinds = generate_columns(schema, 1, 0, 20_000).kind
+        assert (kinds == majority).mean() > 0.5
