@@ -191,7 +191,8 @@ class Dataset:
         # zeroed whole before (bytes: numpy fills a byte view faster than 8-byte scalars).
         dense = self.schema.majority_kind
         owner = self.schema.kind_of_field if len(self.schema.kinds) > 1 else {}
-        after = [buffer.values[name] for name in owner if owner[name].code == dense]
+        after = [(buffer.values[name], buffer.values[name].dtype.type())  # b"" for strings
+                 for name in owner if owner[name].code == dense]
         before = [buffer.values[name].view(np.uint8) for name in owner
                   if owner[name].code != dense]
 
@@ -204,8 +205,8 @@ class Dataset:
             self._fill(out, lo, hi, readers)
             if after:
                 others = np.flatnonzero(out.kind != dense)
-                for column in after:
-                    column[others] = 0
+                for column, zero in after:
+                    column[others] = zero
             return out
 
         return make

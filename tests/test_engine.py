@@ -227,6 +227,28 @@ def test_reused_batches_share_one_buffer(datasets):
     assert int(later.ids[0]) == 10_000 and not np.array_equal(first.ids, ids)
 
 
+def test_reused_batches_read_zero_where_a_kind_lacks_a_field(tmp_path):
+    """Every type of column, in the kind most records have and in a rarer one: where a
+    record's kind lacks the field, a reused batch holds what a fresh read does (zero, False,
+    an empty string), whatever the batch before held there."""
+    doc = telecrunch.load_schema(DEMO_SCHEMA.parent / "reference_schema.yaml").to_doc()
+    doc["kinds"]["event"]["rate"] = 0.2  # events in every batch, at other places each time
+    for kind in ("update", "event"):
+        doc["kinds"][kind]["fields"].update({
+            f"{kind}_text": {"type": "string", "max_length": 6, "alphabet": "ascii"},
+            f"{kind}_flag": {"type": "bool"},
+            f"{kind}_f32": {"type": "float", "encoding": "binary32", "min": -1, "max": 1},
+            f"{kind}_level": {"type": "enum", "values": ["low", "high"]}})
+    schema = telecrunch.load_schema(doc)
+    telecrunch.generate(schema, 20_000, tmp_path / "kinds", seed=5, cluster="sync",
+                        block_records=1_000)
+    ds = open_dataset(tmp_path / "kinds")
+    whole = ds.read()
+    got = Columns.concat([_copy(b) for b in ds.batches(1_000, reuse=True)])
+    assert got.differences(whole) == []
+    assert (whole["update_text"][whole.kind == 1] == b"").all()  # a fresh read's zeros
+
+
 def test_batches_carry_the_anomaly_labels(tmp_path):
     schema = telecrunch.load_schema(DEMO_SCHEMA.parent / "fleet_schema.yaml")
     telecrunch.generate(schema, 30_000, tmp_path / "fleet", seed=3, cluster="sync",
