@@ -649,14 +649,6 @@ def _place_record(klayout, values: list[str], ind: str,
     return lines
 
 
-def _dense_kind(schema: Schema) -> int | None:
-    """The kind whose fields are made for every record of a batch (the values made for
-    records of other kinds are dropped): contiguous loops the compiler vectorizes beat
-    gathering the kind's records once it holds at least half of them. The others are made for
-    their own records only."""
-    return schema.majority_kind
-
-
 def _batch_stats(k: _Kernel, f: FieldBase, kind: int, row: int, ind: str) -> list[str]:
     """A loop folding a dense field's codes (``codes[row]``; ``xs[row]`` for binary floats)
     into its statistics. Records of other kinds hold a copy of the first record of ``kind``
@@ -761,7 +753,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     per field computes that field's codes (independent iterations, which the compiler
     vectorizes or the CPU overlaps) and a second folds them into statistics; a last loop
     places every record's codes in the bit stream. The fields of the most common kind are made
-    for every record of the batch (see ``_dense_kind``); those of the others for the records
+    for every record of the batch (``dense``, below); those of the others for the records
     of their kind, listed as the kinds are drawn.
     """
     k = _Kernel(sources=schema.sources.count, resolution=schema.time.resolution)
@@ -771,7 +763,10 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     it = clock.interval // res
     count = src_spec.count
     multi = len(schema.kinds) > 1
-    dense = _dense_kind(schema)
+    # the kind whose fields are made for every record of a batch (the values made for
+    # records of other kinds are dropped): contiguous loops the compiler vectorizes beat
+    # gathering the kind's records once it holds at least half of them
+    dense = schema.majority_kind
     limit = 1 << clock.bits
     i8, i12, i16 = " " * 8, " " * 12, " " * 16
     batch_start: list[str] = []  # statements before the batch's first loop
@@ -824,6 +819,8 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     if ordered:  # the batch's bounds, checked once: record by record only if they fail
         batch_start.append(f"{i8}bad = ({ends[0]} - base_ticks < 0) | "
                            f"({ends[1]} + {jitter} - base_ticks >= {limit})")
+    else:  # each record's, as the first loop makes it
+        batch_start.append(f"{i8}bad = False")
     if clock.jitter:
         head += [f"{i12}h = draw({k.key('jitter')}, rid)",
                  f"{i12}ticks += np.int64({_below('h', jitter + 1)})"]
@@ -989,7 +986,7 @@ def generate_source(schema: Schema, layout: Layout) -> tuple[str, _Kernel]:
     loop = [f"    for b0 in range(0, n, {BATCH}):",
             f"{i8}m = min({BATCH}, n - b0)",
             f"{i8}pos[:] = 0",
-            *(batch_start if ordered else [*batch_start, f"{i8}bad = False"]),
+            *batch_start,
             *head_before, f"{i8}for r in range(m):", *head, *rest]
     k.hists.insert(0, ("kind", nk))  # row 0: kind counts
     tail = ["    nbits = word * 64 + fill", "    if fill > 0:", "        out[word] = acc"]
