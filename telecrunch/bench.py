@@ -268,11 +268,9 @@ def _worker_rss(client) -> float:
 def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = None,
               quick: bool = False, echo: Callable[[str], None] = print) -> list[Result]:
     """Measure everything, print the report, return the results."""
-    import logging
+    from distributed import Client
 
-    from distributed import Client, LocalCluster
-
-    from telecrunch.cluster import WORKER_MALLOC
+    from telecrunch.cluster import start_local_cluster
 
     if quick:
         records, repeats = min(records, 4_000_000), 2
@@ -302,12 +300,8 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
     worker_rss = 0.0
     try:
         for workers in (2, 1):
-            import dask
-
-            with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_MALLOC}), \
-                    LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                 silence_logs=logging.CRITICAL, dashboard_address=None) as lc, \
-                    Client(lc) as client:
+            # the cluster `telecrunch generate` starts, as it starts it
+            with start_local_cluster(workers, dashboard=None) as lc, Client(lc) as client:
                 address = lc.scheduler_address
                 add(end_to_end(address, folder / "e2e", records, repeats,
                                f"end to end, {workers} worker{'s' if workers > 1 else ''}"))

@@ -30,6 +30,54 @@ WORKER_MALLOC = {
     "OPENBLAS_NUM_THREADS": 1,
 }
 
+# What distributed spends by default on watching a cluster (a stack sample of every worker
+# every 10 ms, an event-loop tick every 20 ms in every server, memory checks ten times a
+# second, system figures twice): a sixth of one core of a 2-core machine, idle or busy, taken
+# from the shard tasks. The clusters TeleCrunch starts run long CPU-bound tasks with nothing
+# to spill: these are enough. A value the user has configured is left as it is.
+QUIET_CLUSTER = {
+    "distributed.worker.profile.enabled": False,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.admin.system-monitor.interval": "5s",
+    "distributed.worker.memory.monitor-interval": "1s",
+}
+
+
+def embedded_config() -> dict[str, Any]:
+    """Dask settings for a cluster TeleCrunch starts itself (see WORKER_MALLOC, QUIET_CLUSTER)."""
+    defaults: dict[str, Any] = {}
+    for layer in dask.config.defaults:
+        dask.config.update(defaults, layer)
+    settings: dict[str, Any] = {"distributed.nanny.pre-spawn-environ": WORKER_MALLOC}
+    for key, value in QUIET_CLUSTER.items():
+        if dask.config.get(key, None) == dask.config.get(key, None, config=defaults):
+            settings[key] = value
+    return settings
+
+
+def start_local_cluster(workers: int, processes: bool = True, dashboard: str | None = ":0"):
+    """A LocalCluster of ``workers`` single-thread processes (or one process of ``workers``
+    threads) with TeleCrunch's settings; the caller closes it."""
+    from distributed import LocalCluster
+
+    # a nanny puts the workers' variables into this process's environment to spawn them,
+    # and leaves them there (OMP_NUM_THREADS=1 for whatever the caller starts later)
+    saved = {name: os.environ.get(name) for name in WORKER_MALLOC}
+    try:
+        with dask.config.set(embedded_config()):
+            if processes:
+                return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                    silence_logs=logging.CRITICAL, dashboard_address=dashboard)
+            return LocalCluster(n_workers=1, threads_per_worker=workers, processes=False,
+                                silence_logs=logging.CRITICAL, dashboard_address=dashboard)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 SPEC_KINDS = ("local", "threads", "address", "slurm", "pbs", "kubernetes")
 # Cluster managers from other packages: kind -> (module, class, what to install).
 EXTERNAL = {
@@ -144,19 +192,11 @@ def open_runner(spec: str = "local", workers: int | None = None) -> Iterator[Any
 
 @contextlib.contextmanager
 def _local(processes: bool, workers: int | None) -> Iterator[DaskRunner]:
-    from distributed import Client, LocalCluster
+    from distributed import Client
 
-    cores = os.cpu_count() or 1
-    n = workers or cores
-    if processes:
-        with dask.config.set({"distributed.nanny.pre-spawn-environ": WORKER_MALLOC}):
-            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                   silence_logs=logging.CRITICAL, dashboard_address=":0")
-        text = f"local cluster, {n} worker processes"
-    else:
-        cluster = LocalCluster(n_workers=1, threads_per_worker=n, processes=False,
-                               silence_logs=logging.CRITICAL, dashboard_address=":0")
-        text = f"local threads, {n} threads"
+    n = workers or os.cpu_count() or 1
+    cluster = start_local_cluster(n, processes)
+    text = f"local cluster, {n} worker processes" if processes else f"local threads, {n} threads"
     try:
         with Client(cluster) as client:
             yield DaskRunner(client, text)

@@ -309,3 +309,41 @@ def test_the_callers_client_is_used_and_each_run_makes_its_shards_again(tmp_path
             assert telecrunch.open_dataset(out).read().ids.tolist() == list(range(40_000))
         assert client.status == "running"
     assert len(keys[0]) == len(keys[1]) == 4 and not keys[0] & keys[1]  # none shared
+
+
+def test_the_embedded_cluster_runs_quiet_workers_and_keeps_the_users_settings(tmp_path, schema,
+                                                                             monkeypatch):
+    """The cluster a run starts itself has worker processes with TeleCrunch's allocator settings
+    and without distributed's 10 ms stack sampler (cluster.QUIET_CLUSTER); a setting the user
+    chose stands, and the caller's configuration and environment are as they were after the
+    run (distributed leaves its workers' variables in the spawning process)."""
+    import os
+
+    import dask
+
+    from telecrunch.engine import run_job
+    from telecrunch.job import make_job
+
+    def probe():
+        import os
+
+        import dask
+
+        return (dask.config.get("distributed.worker.profile.enabled"),
+                dask.config.get("distributed.admin.tick.interval"),
+                dask.config.get("distributed.admin.system-monitor.interval"),
+                os.environ.get("MALLOC_TRIM_THRESHOLD_"), os.environ.get("OMP_NUM_THREADS"))
+
+    # as in a fresh process (another cluster started by this one may have left them set)
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own: it wins, as distributed has it
+    environ = dict(os.environ)
+    seen = []
+    job = make_job(schema, records=2_000, out=str(tmp_path / "ds"), seed=SEED, cluster="local",
+                   workers=1)
+    with dask.config.set({"distributed.admin.tick.interval": "250ms"}):
+        run_job(job, on_start=lambda runner, _: seen.extend(runner.client.run(probe).values()))
+        assert dask.config.get("distributed.worker.profile.enabled") is True
+        assert dask.config.get("distributed.admin.tick.interval") == "250ms"
+    assert seen == [(False, "250ms", "5s", str(256 << 20), "3")]
+    assert dict(os.environ) == environ
