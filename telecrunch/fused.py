@@ -1032,6 +1032,25 @@ def _cache_dir() -> Path:
 
 
 _LOADING = threading.Lock()  # worker threads of one process may ask for the same kernel
+_FINGERPRINT: list[str] = []  # the package's, computed once
+
+
+def package_fingerprint(folder: Path) -> str:
+    """A digest of every module under ``folder``. A kernel's compiled code holds the compiled
+    helpers it calls (walk_batch, std_normals, ...), and numba's cache looks at the kernel's
+    own file alone: the kernel's name carries this, so a changed helper makes a new kernel
+    rather than reuse one built against the old (another state layout is a crash)."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*.py")):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def kernel_name(source: str, fingerprint: str) -> str:
+    """Module name of a kernel's source, built against the package with ``fingerprint``."""
+    return "telecrunch_kernel_" + hashlib.sha256(
+        (fingerprint + "\n" + source).encode()).hexdigest()[:20]
 
 
 def _load(source: str):
@@ -1040,8 +1059,9 @@ def _load(source: str):
 
 
 def _load_locked(source: str):
-    digest = hashlib.sha256(source.encode()).hexdigest()[:20]
-    name = f"telecrunch_kernel_{digest}"
+    if not _FINGERPRINT:
+        _FINGERPRINT.append(package_fingerprint(Path(__file__).parent))
+    name = kernel_name(source, _FINGERPRINT[0])
     if name in sys.modules:
         return sys.modules[name]
     path = _cache_dir() / f"{name}.py"

@@ -465,3 +465,38 @@ def test_unit_cut_splits_unit_draws_at_p(p):
         assert float(cut - 1) * scale < p
     if cut < 2**53:
         assert not float(cut) * scale < p
+
+
+def test_a_kernel_is_named_after_its_source_and_every_module_of_the_package(tmp_path,
+                                                                            monkeypatch):
+    """A cached kernel holds the compiled helpers it called when it was built (walk_batch,
+    std_normals): a changed, added or renamed module of the package must give it a new name,
+    or a kernel built against an old helper (an old state layout) would be loaded."""
+    from pathlib import Path
+
+    from telecrunch import fused
+
+    package = tmp_path / "pkg"
+    (package / "formats").mkdir(parents=True)
+    (package / "walk.py").write_text("BLOCK = 16\n")
+    (package / "formats" / "x.py").write_text("")
+    first = fused.package_fingerprint(package)
+    assert fused.package_fingerprint(package) == first
+    (package / "walk.py").write_text("BLOCK = 32\n")
+    edited = fused.package_fingerprint(package)
+    (package / "formats" / "x.py").rename(package / "formats" / "y.py")
+    renamed = fused.package_fingerprint(package)
+    (package / "new.py").write_text("")
+    added = fused.package_fingerprint(package)
+    assert len({first, edited, renamed, added}) == 4
+    source = "def kernel():\n    return 7\n"
+    assert fused.kernel_name(source, first) != fused.kernel_name(source, edited)
+    assert fused.kernel_name(source, first) != fused.kernel_name(source + "\n", first)
+
+    # and a loaded kernel is named with this package's fingerprint
+    monkeypatch.setenv("TELECRUNCH_KERNEL_CACHE", str(tmp_path / "kernels"))
+    module = fused._load(source)
+    here = fused.package_fingerprint(Path(fused.__file__).parent)
+    assert module.__name__ == fused.kernel_name(source, here)
+    assert module.kernel() == 7
+    assert (tmp_path / "kernels" / f"{module.__name__}.py").read_text() == source
