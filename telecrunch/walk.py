@@ -117,7 +117,7 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
                right, rows, bounds, trail, root_a, root_c, tree_a, tree_c, bridge, phi,
                sigma, path, bits):
     """Y of walk ``w`` for records ``picks[:count]`` (their ``sources`` and ``seqs``) into
-    ``out[:count]``, keeping each source's latest block in its state row ``source - base``.
+    ``out[:count]``, keeping each source's latest block in its state column ``source - base``.
 
     Records of a source arrive in seq order, so each block is made once, and its right end is
     the next block's left end. A block's ends come from the interval tree, the descent to an
@@ -137,7 +137,7 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
         b = seq // BLOCK
         row = np.uint64(s - base)
         if block[wu, row] == b:
-            out[np.uint64(t)] = rows[wu, row, np.uint64(seq) % np.uint64(BLOCK)]
+            out[np.uint64(t)] = rows[wu, np.uint64(seq) % np.uint64(BLOCK), row]
             continue
         ktree = subkey(tree_key, s)
         y_left = right[wu, row]  # the block before's right end, when it is the one made last
@@ -190,17 +190,17 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
             path[j] = sigma * path[j] + phi * path[j - 1]
         miss = y_right - path[BLOCK]
         for j in range(BLOCK):
-            rows[wu, row, j] = path[j] + bridge[j] * miss
+            rows[wu, np.uint64(j), row] = path[j] + bridge[j] * miss
         block[wu, row] = b
         right[wu, row] = y_right
-        out[np.uint64(t)] = rows[wu, row, np.uint64(seq) % np.uint64(BLOCK)]
+        out[np.uint64(t)] = rows[wu, np.uint64(seq) % np.uint64(BLOCK), row]
 
 
 @numba.njit(cache=True)
 def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a, tree_c,
                  bridge, phi, sigma):
     """Y at the BLOCK steps of each (source, block) pair, pairs sorted: shape (pairs, BLOCK).
-    One state row serves each source in turn."""
+    One state slot serves each source in turn."""
     n = sources.shape[0]
     out = np.empty((n, BLOCK), np.float64)
     one = np.zeros(1, np.int64)
@@ -208,7 +208,7 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
     start = np.empty((1, 1), np.float64)
     block = np.empty((1, 1), np.int64)
     right = np.zeros((1, 1), np.float64)
-    rows = np.zeros((1, 1, BLOCK), np.float64)
+    rows = np.zeros((1, BLOCK, 1), np.float64)
     bounds = np.zeros((1, 1, LEVELS, 2), np.float64)
     trail = np.zeros((1, 1, 2), np.int64)
     path = np.empty(BLOCK + 1, np.float64)
@@ -223,7 +223,7 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
         walk_batch(tree_key, step_key, 0, sources[p], sources[p:p + 1], seq, one, 1, value,
                    start, block, right, rows, bounds, trail, root_a, root_c, tree_a, tree_c,
                    bridge, phi, sigma, path, bits)
-        out[p] = rows[0, 0]
+        out[p] = rows[0, :, 0]
     return out
 
 
@@ -237,7 +237,10 @@ class WalkCache:
         self.y0 = np.ascontiguousarray(np.reshape(y0, (walks, sources)), dtype=np.float64)
         self.block = np.full((walks, sources), -2, np.int64)
         self.right = np.zeros((walks, sources), np.float64)
-        self.rows = np.zeros((walks, sources, BLOCK), np.float64)
+        # rows[w, j]: step j of every source's latest block, the sources side by side: the
+        # records of a batch come from consecutive sources at the same step (round robin), so
+        # eight of them share a cache line (a source's block side by side: one line a record)
+        self.rows = np.zeros((walks, BLOCK, sources), np.float64)
         # the interval-tree descent to each source's latest right end (see walk_batch)
         self.bounds = np.zeros((walks, sources, LEVELS, 2), np.float64)
         self.trail = np.zeros((walks, sources, 2), np.int64)
