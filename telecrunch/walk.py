@@ -146,12 +146,12 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
             if anchor == 0:
                 y = y0[wu, row]
             else:
-                last = trail[wu, row, 0]
+                last = trail[wu, 0, row]
                 level = 0
                 if last > 0:
-                    level = _resume_level(anchor, last, trail[wu, row, 1])
-                    y_lo = bounds[wu, row, np.uint64(level), 0]  # level >= 0: unsigned
-                    y_hi = bounds[wu, row, np.uint64(level), 1]
+                    level = _resume_level(anchor, last, trail[wu, 1, row])
+                    y_lo = bounds[wu, np.uint64(level), 0, row]  # level >= 0: unsigned
+                    y_hi = bounds[wu, np.uint64(level), 1, row]
                 else:
                     y_lo = y0[wu, row]
                     y_hi = root_a * y_lo + root_c * normal(draw(ktree, ANCHORS))
@@ -162,8 +162,8 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
                     hi = lo + size
                     while True:  # every anchor in (0, ANCHORS) is some level's midpoint
                         lu = np.uint64(level)
-                        bounds[wu, row, lu, 0] = y_lo
-                        bounds[wu, row, lu, 1] = y_hi
+                        bounds[wu, lu, 0, row] = y_lo
+                        bounds[wu, lu, 1, row] = y_hi
                         mid = (lo + hi) >> 1
                         y = tree_a[lu] * (y_lo + y_hi) + tree_c[lu] * normal(draw(ktree, mid))
                         if anchor == mid:
@@ -175,8 +175,8 @@ def walk_batch(tree_key, step_key, w, base, sources, seqs, picks, count, out, y0
                             lo = mid
                             y_lo = y
                         level += 1
-                    trail[wu, row, 0] = anchor
-                    trail[wu, row, 1] = level
+                    trail[wu, 0, row] = anchor
+                    trail[wu, 1, row] = level
             if anchor == b:
                 y_left = y
             else:
@@ -209,8 +209,8 @@ def _block_paths(tree_key, step_key, sources, blocks, y0, root_a, root_c, tree_a
     block = np.empty((1, 1), np.int64)
     right = np.zeros((1, 1), np.float64)
     rows = np.zeros((1, BLOCK, 1), np.float64)
-    bounds = np.zeros((1, 1, LEVELS, 2), np.float64)
-    trail = np.zeros((1, 1, 2), np.int64)
+    bounds = np.zeros((1, LEVELS, 2, 1), np.float64)
+    trail = np.zeros((1, 2, 1), np.int64)
     path = np.empty(BLOCK + 1, np.float64)
     bits = np.empty(BLOCK + 1, np.uint64)
     seq = np.empty(1, np.int64)
@@ -241,9 +241,10 @@ class WalkCache:
         # records of a batch come from consecutive sources at the same step (round robin), so
         # eight of them share a cache line (a source's block side by side: one line a record)
         self.rows = np.zeros((walks, BLOCK, sources), np.float64)
-        # the interval-tree descent to each source's latest right end (see walk_batch)
-        self.bounds = np.zeros((walks, sources, LEVELS, 2), np.float64)
-        self.trail = np.zeros((walks, sources, 2), np.int64)
+        # the interval-tree descent to each source's latest right end (see walk_batch), its
+        # ends at each level, sources side by side too
+        self.bounds = np.zeros((walks, LEVELS, 2, sources), np.float64)
+        self.trail = np.zeros((walks, 2, sources), np.int64)
 
 
 def walk(tree_key: np.uint64, step_key: np.uint64, source: np.ndarray, seq: np.ndarray,
