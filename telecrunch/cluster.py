@@ -92,6 +92,7 @@ class SyncRunner:
 
     dashboard_link = None
     description = "in-process (sync)"
+    threads = 1
 
     def run(self, fn: Callable, calls: Sequence[tuple[str, tuple]]) -> Iterator[Any]:
         for _key, args in calls:
@@ -112,6 +113,11 @@ class DaskRunner:
         except ImportError:
             return None
         return self.client.dashboard_link
+
+    @property
+    def threads(self) -> int:
+        """Worker threads the cluster has now (0 while a cluster being scaled has none)."""
+        return sum(self.client.nthreads().values())
 
     def run(self, fn: Callable, calls: Sequence[tuple[str, tuple]]) -> Iterator[Any]:
         from distributed import as_completed

@@ -1,4 +1,5 @@
-"""Run a job: plan shards, run one task per shard on the cluster, write the manifest last.
+"""Run a job: plan shards, run them on the cluster (runs of consecutive shards, a task each),
+write the manifest last.
 
 The dataset folder's state decides what happens:
 
@@ -27,11 +28,11 @@ from telecrunch.cluster import open_runner
 from telecrunch.errors import DatasetError, FormatError, TeleCrunchError
 from telecrunch.job import Job
 from telecrunch.manifest import MANIFEST_NAME, Manifest, ShardEntry
-from telecrunch.plan import ShardPlan, plan_shards
+from telecrunch.plan import ShardPlan, plan_shards, plan_tasks
 from telecrunch.sinks import format_options, prepare_formats
 from telecrunch.stats import empty_stats, merge
 from telecrunch.storage import is_temporary, join, open_fs, write_atomic
-from telecrunch.tasks import RECEIPTS, STATE_DIR, check_payload, make_shard
+from telecrunch.tasks import RECEIPTS, STATE_DIR, check_payload, make_shards
 
 JOB_STATE = f"{STATE_DIR}/job.json"
 
@@ -164,16 +165,18 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
             # keys of this run alone: a client kept between runs may still hold an earlier
             # run's results under the same job, and the scheduler would hand those back
             run_id = uuid.uuid4().hex[:8]
-            calls = [(f"telecrunch-shard-{token}-{run_id}-{s.index}",
-                      (payload, s, known.get(s.index))) for s in shards]
+            calls = [(f"telecrunch-shards-{token}-{run_id}-{run[0].index}",
+                      (payload, run, [known.get(s.index) for s in run]))
+                     for run in plan_tasks(shards, runner.threads)]
             if on_start is not None:
                 on_start(runner, shards)
-            for doc, reused in runner.run(make_shard, calls):
-                entry = ShardEntry.from_dict(doc)
-                entries[entry.index] = entry
-                made += not reused
-                if on_shard is not None:
-                    on_shard(entry, reused)
+            for results in runner.run(make_shards, calls):
+                for doc, reused in results:
+                    entry = ShardEntry.from_dict(doc)
+                    entries[entry.index] = entry
+                    made += not reused
+                    if on_shard is not None:
+                        on_shard(entry, reused)
         except TeleCrunchError:
             if fresh and not entries:
                 _forget_run(fs, root, existed)  # bad input, nothing made: leave it as it was

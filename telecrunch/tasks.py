@@ -143,6 +143,12 @@ def make_shard(payload: dict[str, Any], shard: ShardPlan,
     return doc, False
 
 
+def make_shards(payload: dict[str, Any], shards: list[ShardPlan],
+                known: list[dict | None]) -> list[tuple[dict, bool]]:
+    """``make_shard`` for each of a run of shards (one task: see plan.plan_tasks), in order."""
+    return [make_shard(payload, shard, entry) for shard, entry in zip(shards, known, strict=True)]
+
+
 def check_payload(payload: dict[str, Any]) -> None:
     """Fail early, on the client, for formats no sink handles."""
     for fmt in payload["formats"]:

@@ -347,3 +347,24 @@ def test_the_embedded_cluster_runs_quiet_workers_and_keeps_the_users_settings(tm
         assert dask.config.get("distributed.admin.tick.interval") == "250ms"
     assert seen == [(False, "250ms", "5s", str(256 << 20), "3")]
     assert dict(os.environ) == environ
+
+
+def test_small_shards_go_several_to_a_task_on_the_cluster(tmp_path, schema, cluster_address):
+    """120 shards of 1,000 records on 2 worker threads: 8 tasks of 15 shards (plan_tasks),
+    each shard still its own file, receipt and progress call, the same bytes as one by one."""
+    from distributed import Client, get_task_stream
+
+    from telecrunch.engine import run_job
+    from telecrunch.job import make_job
+
+    seen = []
+    job = make_job(schema, records=120_000, out=str(tmp_path / "ds"), seed=SEED,
+                   shard_records=1_000, cluster=cluster_address)
+    with Client(cluster_address) as client, get_task_stream(client) as stream:
+        manifest = run_job(job, on_shard=lambda entry, reused: seen.append(entry.index))
+    assert len({task["key"] for task in stream.data}) == 8
+    assert sorted(seen) == list(range(120)) and manifest.timings["shards_made"] == 120
+    telecrunch.generate(schema, 120_000, tmp_path / "sync", seed=SEED, cluster="sync",
+                        shard_records=1_000)
+    assert shard_bytes(tmp_path / "ds") == shard_bytes(tmp_path / "sync")
+    assert len(shard_bytes(tmp_path / "ds")) == 120
