@@ -301,7 +301,7 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
     try:
         for workers in (2, 1):
             # the cluster `telecrunch generate` starts, as it starts it
-            with start_local_cluster(workers, dashboard=None) as lc, Client(lc) as client:
+            with start_local_cluster(workers) as lc, Client(lc) as client:
                 address = lc.scheduler_address
                 add(end_to_end(address, folder / "e2e", records, repeats,
                                f"end to end, {workers} worker{'s' if workers > 1 else ''}"))

@@ -60,9 +60,10 @@ def start_local_cluster(workers: int, processes: bool = True, dashboard: str | N
     threads) with TeleCrunch's settings; the caller closes it."""
     from distributed import LocalCluster
 
-    # a nanny puts the workers' variables into this process's environment to spawn them,
-    # and leaves them there (OMP_NUM_THREADS=1 for whatever the caller starts later)
-    saved = {name: os.environ.get(name) for name in WORKER_MALLOC}
+    # nannies put the workers' variables into this process's environment to spawn them, and
+    # leave them there (OMP_NUM_THREADS=1, a fixed PYTHONHASHSEED, ... for whatever the caller
+    # starts later); a nanny that restarts a worker sets them again
+    saved = dict(os.environ)
     try:
         with dask.config.set(embedded_config()):
             if processes:
@@ -71,11 +72,9 @@ def start_local_cluster(workers: int, processes: bool = True, dashboard: str | N
             return LocalCluster(n_workers=1, threads_per_worker=workers, processes=False,
                                 silence_logs=logging.CRITICAL, dashboard_address=dashboard)
     finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        for name in os.environ.keys() - saved.keys():
+            del os.environ[name]
+        os.environ.update(saved)
 
 
 SPEC_KINDS = ("local", "threads", "address", "slurm", "pbs", "kubernetes")

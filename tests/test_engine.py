@@ -319,7 +319,10 @@ def test_the_embedded_cluster_runs_quiet_workers_and_keeps_the_users_settings(tm
     run (distributed leaves its workers' variables in the spawning process)."""
     import os
 
+    # distributed imported first: its defaults must be in dask's config before the set below,
+    # or the set creates "distributed" and removes all of it on exit
     import dask
+    import distributed  # noqa: F401
 
     from telecrunch.engine import run_job
     from telecrunch.job import make_job
@@ -336,6 +339,8 @@ def test_the_embedded_cluster_runs_quiet_workers_and_keeps_the_users_settings(tm
 
     # as in a fresh process (another cluster started by this one may have left them set)
     monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    for name in ("PYTHONHASHSEED", "__DASK_PARENT_PID"):  # distributed sets them to spawn
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's own: it wins, as distributed has it
     environ = dict(os.environ)
     seen = []
