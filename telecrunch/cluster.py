@@ -45,9 +45,7 @@ QUIET_CLUSTER = {
 
 def embedded_config() -> dict[str, Any]:
     """Dask settings for a cluster TeleCrunch starts itself (see WORKER_MALLOC, QUIET_CLUSTER)."""
-    defaults: dict[str, Any] = {}
-    for layer in dask.config.defaults:
-        dask.config.update(defaults, layer)
+    defaults = dask.config.merge(*dask.config.defaults)
     settings: dict[str, Any] = {"distributed.nanny.pre-spawn-environ": WORKER_MALLOC}
     for key, value in QUIET_CLUSTER.items():
         if dask.config.get(key, None) == dask.config.get(key, None, config=defaults):
