@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import queue
 import random
 import resource
 import shutil
@@ -69,14 +70,15 @@ def _timed(fn: Callable[[], int], repeats: int,
 
 # ---- TeleCrunch ----
 
-def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
-    """In-process generate + pack on one core, blocks into a reused buffer."""
+def _kernel_passes(path: Path, records: int):
+    """A function making ``records`` records of ``path``'s schema in process, as a worker
+    makes a shard: blocks into a reused buffer, statistics summarized once, at the end."""
     import telecrunch
     from telecrunch.fused import FusedBlocks
 
     fast = FusedBlocks(telecrunch.load_schema(path))
 
-    def run() -> int:  # as a worker makes a shard: statistics summarized once, at the end
+    def run() -> int:
         size = 0
         fast.begin(0)
         for start in range(0, records, BLOCK):
@@ -85,8 +87,56 @@ def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
         fast.summary()
         return size
 
-    times, size = _timed(run, repeats)
+    return run
+
+
+def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
+    """In-process generate + pack on one core, blocks into a reused buffer."""
+    times, size = _timed(_kernel_passes(path, records), repeats)
     return Result(name, records, times, size)
+
+
+def _kernel_process(path: Path, records: int, repeats: int, barrier, results) -> None:
+    run = _kernel_passes(path, records)
+    run()  # warm-up: the kernel loaded, its buffers made
+    times = []
+    for _ in range(repeats):
+        barrier.wait()  # every process starts each pass together
+        started = time.perf_counter()
+        size = run()
+        times.append(time.perf_counter() - started)
+    results.put((times, size))
+
+
+def kernel_processes(path: Path, records: int, repeats: int, processes: int) -> Result:
+    """The kernel in ``processes`` processes at once, each on its own records, as the
+    workers of a local cluster run it: the most the machine's cores make together right now,
+    the ceiling of end to end. A pass takes as long as its slowest process."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    barrier, results = context.Barrier(processes), context.Queue()
+    workers = [context.Process(target=_kernel_process,
+                               args=(path, records, repeats, barrier, results))
+               for _ in range(processes)]
+    for worker in workers:
+        worker.start()
+    done: list = []
+    try:
+        while len(done) < processes:
+            try:
+                done.append(results.get(timeout=1))
+            except queue.Empty:
+                if any(w.exitcode not in (None, 0) for w in workers):
+                    raise RuntimeError("a kernel process of the bench failed") from None
+    finally:
+        for worker in workers:  # one failed: the others wait at the barrier for ever
+            worker.join(timeout=0 if len(done) < processes else 60)
+            if worker.is_alive():
+                worker.kill()
+    seconds = [max(times[i] for times, _ in done) for i in range(repeats)]
+    return Result(f"kernel, {processes} processes at once", records * processes, seconds,
+                  sum(size for _, size in done))
 
 
 def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
@@ -292,6 +342,7 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
 
     echo(f"{'name':<28} | {'min':>9} {'median':>9} {'max':>9}   rate    |  output     | size")
     add(kernel(REFERENCE, kernel_records, repeats, "kernel, 1 core"))
+    add(kernel_processes(REFERENCE, kernel_records, repeats, 2))
     add(kernel(REALISTIC, kernel_records // 4, repeats, "kernel realistic, 1 core"))
     add(numpy_pcg64(kernel_records, repeats))
     add(numpy_vectorized(kernel_records // 4, repeats))
@@ -316,7 +367,9 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
         shutil.rmtree(folder, ignore_errors=True)
     by = {r.name: r for r in results}
     echo("ratios of medians:")
-    for a, b in [("end to end, 2 workers", "numpy PCG64 draw floor"),
+    for a, b in [("end to end, 2 workers", "kernel, 2 processes at once"),
+                 ("kernel, 2 processes at once", "kernel, 1 core"),
+                 ("end to end, 2 workers", "numpy PCG64 draw floor"),
                  ("end to end, 2 workers", "naive Python packer"),
                  ("end to end, 2 workers", "end to end, 1 worker"),
                  ("end to end lz4, 2 workers", "end to end, 2 workers"),

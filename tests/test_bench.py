@@ -18,10 +18,10 @@ from telecrunch.bench import _timed, run_bench
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
 ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = str(ROOT / "jobs" / "reference_schema.yaml")
-NAMES = ["kernel, 1 core", "kernel realistic, 1 core", "numpy PCG64 draw floor",
-         "numpy vectorized gen+pack", "naive Python packer", "end to end, 2 workers",
-         "end to end lz4, 2 workers", "read (decode, 1 core)", "read (decode, all cores)",
-         "read batches, reused, 1 core", "end to end, 1 worker"]
+NAMES = ["kernel, 1 core", "kernel, 2 processes at once", "kernel realistic, 1 core",
+         "numpy PCG64 draw floor", "numpy vectorized gen+pack", "naive Python packer",
+         "end to end, 2 workers", "end to end lz4, 2 workers", "read (decode, 1 core)",
+         "read (decode, all cores)", "read batches, reused, 1 core", "end to end, 1 worker"]
 
 
 def test_bench_reports_every_measurement_in_its_format(tmp_path):
@@ -41,14 +41,19 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     # headers add well under a percent at this size)
     kernel = by["kernel, 1 core"].bytes / by["kernel, 1 core"].records
     files = by["end to end, 2 workers"].bytes / records
+    # two processes, each the records of the one-core kernel: twice its records and bytes
+    both = by["kernel, 2 processes at once"]
+    assert (both.records, both.bytes) == (2 * by["kernel, 1 core"].records,
+                                          2 * by["kernel, 1 core"].bytes)
     assert files == pytest.approx(kernel, rel=0.01)
     assert by["read (decode, 1 core)"].records == records
     assert by["read (decode, all cores)"].records == records
     assert by["read batches, reused, 1 core"].records == records
     # uniform draws packed to their widths leave lz4 nothing to find: the same size, framed
     assert by["end to end lz4, 2 workers"].bytes == pytest.approx(files * records, rel=0.01)
-    assert any(line.startswith("  end to end, 2 workers / end to end, 1 worker = ")
-               for line in lines)
+    for ratio in ("end to end, 2 workers / end to end, 1 worker",
+                  "end to end, 2 workers / kernel, 2 processes at once"):
+        assert any(line.startswith(f"  {ratio} = ") for line in lines)
     assert any(line.startswith("peak RSS: ") for line in lines)
     assert not list(tmp_path.iterdir())  # its datasets are removed
 
