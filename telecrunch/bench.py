@@ -70,9 +70,10 @@ def _timed(fn: Callable[[], int], repeats: int,
 
 # ---- TeleCrunch ----
 
-def _kernel_passes(path: Path, records: int):
-    """A function making ``records`` records of ``path``'s schema in process, as a worker
-    makes a shard: blocks into a reused buffer, statistics summarized once, at the end."""
+def _kernel_passes(path: Path, records: int, first_id: int = 0):
+    """A function making ``records`` records of ``path``'s schema from ``first_id`` on, in
+    process, as a worker makes a shard: blocks into a reused buffer, statistics summarized
+    once, at the end."""
     import telecrunch
     from telecrunch.fused import FusedBlocks
 
@@ -80,9 +81,9 @@ def _kernel_passes(path: Path, records: int):
 
     def run() -> int:
         size = 0
-        fast.begin(0)
-        for start in range(0, records, BLOCK):
-            payload, _ = fast.pack(1, start, min(BLOCK, records - start))
+        fast.begin(first_id)
+        for start in range(first_id, first_id + records, BLOCK):
+            payload, _ = fast.pack(1, start, min(BLOCK, first_id + records - start))
             size += len(payload)
         fast.summary()
         return size
@@ -96,8 +97,9 @@ def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
     return Result(name, records, times, size)
 
 
-def _kernel_process(path: Path, records: int, repeats: int, barrier, results) -> None:
-    run = _kernel_passes(path, records)
+def _kernel_process(path: Path, records: int, first_id: int, repeats: int, barrier,
+                    results) -> None:
+    run = _kernel_passes(path, records, first_id)
     run()  # warm-up: the kernel loaded, its buffers made
     times = []
     for _ in range(repeats):
@@ -117,8 +119,8 @@ def kernel_processes(path: Path, records: int, repeats: int, processes: int) -> 
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes), context.Queue()
     workers = [context.Process(target=_kernel_process,
-                               args=(path, records, repeats, barrier, results))
-               for _ in range(processes)]
+                               args=(path, records, i * records, repeats, barrier, results))
+               for i in range(processes)]
     for worker in workers:
         worker.start()
     done: list = []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from telecrunch.bench import _timed, run_bench
+from telecrunch.bench import _kernel_passes, _timed, kernel_processes, run_bench
 
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,10 +41,11 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     # headers add well under a percent at this size)
     kernel = by["kernel, 1 core"].bytes / by["kernel, 1 core"].records
     files = by["end to end, 2 workers"].bytes / records
-    # two processes, each the records of the one-core kernel: twice its records and bytes
+    # two processes, each as many records as the one-core kernel (its own IDs): twice the
+    # records, and as many bytes a record
     both = by["kernel, 2 processes at once"]
-    assert (both.records, both.bytes) == (2 * by["kernel, 1 core"].records,
-                                          2 * by["kernel, 1 core"].bytes)
+    assert both.records == 2 * by["kernel, 1 core"].records
+    assert both.bytes / both.records == pytest.approx(kernel, rel=0.01)
     assert files == pytest.approx(kernel, rel=0.01)
     assert by["read (decode, 1 core)"].records == records
     assert by["read (decode, all cores)"].records == records
@@ -56,6 +57,21 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
         assert any(line.startswith(f"  {ratio} = ") for line in lines)
     assert any(line.startswith("peak RSS: ") for line in lines)
     assert not list(tmp_path.iterdir())  # its datasets are removed
+
+
+def test_the_kernel_processes_make_consecutive_id_ranges_of_their_own():
+    """Two processes, N records each: together the bytes of IDs [0, N) and [N, 2N) made in
+    process (the two ranges hold different numbers of events, so differ in size)."""
+    n = 200_000
+    both = kernel_processes(Path(REFERENCE), n, 1, 2)
+    alone = [_kernel_passes(Path(REFERENCE), n, first)() for first in (0, n)]
+    assert alone[0] != alone[1]
+    assert (both.records, both.bytes, len(both.seconds)) == (2 * n, sum(alone), 1)
+
+
+def test_a_failing_kernel_process_fails_the_bench_instead_of_hanging(tmp_path):
+    with pytest.raises(RuntimeError, match="kernel process"):
+        kernel_processes(tmp_path / "missing.yaml", 1_000, 1, 2)
 
 
 def _benchmark(name: str):
