@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from telecrunch import generate_columns, load_schema, pack
 from telecrunch.codecs import CODECS
 from telecrunch.columns import Columns
+from telecrunch.errors import FormatError
 from telecrunch.layout import compile_layout
 from telecrunch.produce import shard_bytes
 from telecrunch.schema import ALPHABETS, bits_for
@@ -203,6 +204,44 @@ def test_shard_roundtrip_with_every_codec(all_types, codec):
         part = reader.read(lo, hi)
         lo_in, hi_in = max(lo, first), min(hi, first + count)
         assert part.differences(expected.take(slice(lo_in - first, hi_in - first))) == []
+
+
+class _Lz4WithContentChecksum(type(CODECS["lz4"])):
+    """The lz4 codec as earlier builds wrote it: frames with the content checksum."""
+
+    def encode(self, data: bytes) -> bytes:
+        import lz4.frame
+
+        return lz4.frame.compress(data, content_checksum=True, store_size=True,
+                                  compression_level=0)
+
+
+def _lz4_frames(reader: ShardReader) -> list[bytes]:
+    data = reader.data
+    return [bytes(data[e.offset + 48:e.offset + 48 + e.stored_size]) for e in reader.entries]
+
+
+def test_lz4_blocks_carry_no_second_checksum_and_old_ones_still_read(all_types):
+    """The block's xxh64 covers the stored frame, so the frame's own content checksum (xxh32
+    of the content, FLG bit 2) is left out; its content size (FLG bit 3) stays. Shards
+    written with checksummed frames, as earlier builds did, read the same records."""
+    layout = compile_layout(all_types)
+    new = ShardReader(shard_bytes(all_types, 4, 77, 300, CODECS["lz4"], 100), layout)
+    old = ShardReader(shard_bytes(all_types, 4, 77, 300, _Lz4WithContentChecksum("lz4", 1),
+                                  100), layout)
+    flags = [frame[4] for frame in _lz4_frames(new)]
+    assert flags and all(flg & 0x04 == 0 and flg & 0x08 for flg in flags)
+    assert all(frame[4] & 0x04 for frame in _lz4_frames(old))
+    assert old.read().differences(new.read()) == []
+
+
+def test_a_damaged_lz4_frame_fails_its_block_checksum(all_types):
+    data = bytearray(shard_bytes(all_types, 4, 77, 300, CODECS["lz4"], 100))
+    reader = ShardReader(bytes(data), compile_layout(all_types))
+    entry = reader.entries[1]
+    data[entry.offset + 48 + entry.stored_size // 2] ^= 0x10  # inside the second frame
+    with pytest.raises(FormatError, match="checksum"):
+        ShardReader(bytes(data), compile_layout(all_types)).payload(1)
 
 
 def test_shard_blocks_hold_reference_packed_payloads(all_types):
