@@ -37,7 +37,7 @@ def conform(field: FieldBase, raw: np.ndarray) -> np.ndarray:
     if isinstance(field, StringField):
         return raw.astype(column_dtype(field))
     if isinstance(field, EnumField):
-        return np.clip(raw, 0, len(field.values) - 1).astype(np.int64)
+        return np.clip(raw, 0, len(field.values) - 1).astype(column_dtype(field))
     if isinstance(field, IntField | TimestampField):
         step = getattr(field, "resolution", 1)
         if raw.dtype.kind == "f":
@@ -92,7 +92,7 @@ def from_code(field: FieldBase, codes: np.ndarray) -> np.ndarray:
     if isinstance(field, BoolField):
         return codes.astype(bool)
     if isinstance(field, EnumField):
-        return codes.astype(np.int64)
+        return codes.astype(column_dtype(field))
     if isinstance(field, IntField):
         return (codes + _as_u64(field.min)).view(np.int64)
     if isinstance(field, TimestampField):

@@ -18,6 +18,15 @@ ID = "id"
 KIND = "kind"
 
 
+def enum_dtype(labels: int) -> np.dtype:
+    """The narrowest signed integer that holds the codes of ``labels`` labels and -1 (the
+    pandas and Zarr mark of an absent value): int8 up to 127 labels, then int16, int32."""
+    for dtype in (np.int8, np.int16, np.int32):
+        if labels <= np.iinfo(dtype).max:
+            return np.dtype(dtype)
+    return np.dtype(np.int64)  # pragma: no cover - enums of over 2**31 labels
+
+
 def column_dtype(field) -> np.dtype:
     """The numpy dtype a field's values are held in."""
     if isinstance(field, BoolField):
@@ -26,8 +35,8 @@ def column_dtype(field) -> np.dtype:
         return np.dtype(f"S{max(field.length_limit, 1)}")
     if isinstance(field, FloatField):
         return np.dtype(np.float32 if field.encoding == "binary32" else np.float64)
-    if isinstance(field, EnumField):
-        return np.dtype(np.int64)
+    if isinstance(field, EnumField):  # label codes: a byte each for most enums
+        return enum_dtype(len(field.values))
     return np.dtype(np.int64)  # int, timestamp
 
 
@@ -36,8 +45,9 @@ class Columns:
     """Records ``ids`` of a schema: their kind codes and one array per column.
 
     ``values`` holds the timestamp column, the source column and every declared field, each
-    as long as ``ids``. Where a record's kind lacks a field, its value is zero (0, 0.0, False
-    or b""); ``present`` tells which records carry a field.
+    as long as ``ids``, in ``column_dtype`` (enums as label codes in ``enum_dtype``: int8 up
+    to 127 labels). Where a record's kind lacks a field, its value is zero (0, 0.0, False or
+    b""); ``present`` tells which records carry a field.
     """
 
     schema: Schema
@@ -102,11 +112,15 @@ class Columns:
         )
 
     def differences(self, other: Columns) -> list[str]:
-        """Names of the columns whose values differ (bitwise for floats); empty if equal."""
+        """Names of the columns whose values or dtypes differ (bitwise for floats); empty if
+        equal."""
         diff = []
         for name in self.names:
             a, b = self[name], other[name]
-            if a.dtype.kind == "f" and b.dtype == a.dtype:
+            if a.dtype != b.dtype:
+                diff.append(name)
+                continue
+            if a.dtype.kind == "f":
                 a, b = a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")
             if a.shape != b.shape or not np.array_equal(a, b):
                 diff.append(name)

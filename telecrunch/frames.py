@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from telecrunch.columns import ID, KIND, Columns
+from telecrunch.columns import ID, KIND, Columns, enum_dtype
 from telecrunch.schema import BoolField, EnumField, StringField, TimestampField
 
 
-def _codes(values: np.ndarray, categories: int, missing: np.ndarray | None) -> np.ndarray:
-    """Category codes in the narrowest type pandas keeps them in, -1 where ``missing``."""
-    codes = values.astype(np.int8 if categories < 128 else np.int16 if categories < 32768
-                          else np.int32)
+def _codes(values: np.ndarray, categories: int, missing: np.ndarray | None,
+           copy: bool) -> np.ndarray:
+    """Category codes in the narrowest type pandas keeps them in (enum columns already are),
+    -1 where ``missing``."""
+    codes = values.astype(enum_dtype(categories), copy=copy or missing is not None)
     if missing is not None:
         codes[missing] = -1
     return codes
@@ -28,7 +29,7 @@ def to_pandas(columns: Columns, *, copy: bool = True) -> pd.DataFrame:
     """
     schema = columns.schema
     data: dict[str, object] = {
-        KIND: pd.Categorical.from_codes(_codes(columns.kind, len(schema.kinds), None),
+        KIND: pd.Categorical.from_codes(_codes(columns.kind, len(schema.kinds), None, copy),
                                         [k.name for k in schema.kinds]),
         schema.time.field: pd.to_datetime(columns[schema.time.field], unit="ns", utc=True),
         schema.sources.field: columns[schema.sources.field],
@@ -39,7 +40,7 @@ def to_pandas(columns: Columns, *, copy: bool = True) -> pd.DataFrame:
         missing = ~columns.present(name) if lacking else None
         if isinstance(field, EnumField):
             data[name] = pd.Categorical.from_codes(
-                _codes(values, len(field.values), missing), list(field.values))
+                _codes(values, len(field.values), missing, copy), list(field.values))
         elif isinstance(field, StringField):
             text = np.char.decode(values, "ascii").astype(object)
             if missing is not None:

@@ -55,13 +55,6 @@ class ArraySpec:
     field: FieldBase | None = None  # None for id, kind, time, source and labels
 
 
-def _enum_dtype(field: EnumField) -> np.dtype:
-    for dtype in (np.int8, np.int16, np.int32):
-        if len(field.values) <= np.iinfo(dtype).max:
-            return np.dtype(dtype)
-    return np.dtype(np.int64)  # pragma: no cover - enums of over 2**31 labels
-
-
 def _field_spec(schema: Schema, field: FieldBase) -> ArraySpec:
     kind = schema.kind_of_field[field.name]
     attrs: dict[str, Any] = {"type": field.type, "kind": kind.name, "kind_code": kind.code}
@@ -81,7 +74,7 @@ def _field_spec(schema: Schema, field: FieldBase) -> ArraySpec:
                      min=format_instant(field.min), max=format_instant(field.max),
                      resolution_ns=field.resolution)
     elif isinstance(field, EnumField):
-        dtype, fill = _enum_dtype(field), ENUM_ABSENT
+        dtype, fill = column_dtype(field), ENUM_ABSENT
         attrs["values"] = list(field.values)
     elif isinstance(field, StringField):
         dtype, fill = str, ""

@@ -78,3 +78,34 @@ def test_one_dataset_read_from_two_threads(tmp_path):
     for columns, expected in zip(got, want, strict=True):
         expected.labels = None
         assert columns.differences(expected) == []
+
+
+def test_enum_columns_hold_codes_in_the_narrowest_signed_width(tmp_path):
+    """A byte per code for enums of up to 127 labels (then int16, int32), from generation,
+    both decoders and a whole read alike: 7 bytes a record less memory per enum column."""
+    labels = {"small": 5, "edge": 127, "wider": 128, "large": 40_000}
+    doc = {"telecrunch": 1, "name": "enums", "sources": {"count": 2}, "kinds": {
+        "update": {"fields": {name: {"type": "enum", "values": [f"v{i}" for i in range(n)]}
+                              for name, n in labels.items()}}}}
+    want = {"small": "int8", "edge": "int8", "wider": "int16", "large": "int32"}
+    schema = telecrunch.load_schema(doc)
+    columns, reference, fast = both_decoders(schema, 3, 0, 3_000)
+    for made in (columns, reference, fast):
+        assert {name: str(made[name].dtype) for name in labels} == want
+    assert fast.differences(reference) == []
+    assert int(columns["large"].max()) > 32_767  # codes past int16 survive the trip
+    out = tmp_path / "enums"
+    telecrunch.generate(schema, 3_000, out, seed=3, cluster="sync", shard_records=1_000)
+    read = telecrunch.open_dataset(out).read()
+    assert {name: str(read[name].dtype) for name in labels} == want
+    assert read.differences(columns) == []
+
+
+def test_columns_of_another_dtype_are_a_difference():
+    """Equal values in another dtype still differ: the decoders must agree on dtypes too."""
+    schema = telecrunch.load_schema(ROOT / "jobs" / "reference_schema.yaml")
+    columns = generate_columns(schema, 1, 0, 100)
+    other = generate_columns(schema, 1, 0, 100)
+    assert columns.differences(other) == []
+    other.values["status"] = other.values["status"].astype("int32")
+    assert columns.differences(other) == ["status"]

@@ -64,6 +64,10 @@ def test_a_copy_shares_nothing_and_a_view_shares_what_needs_no_conversion():
     for name in ("x", "n", schema.sources.field):
         assert not np.shares_memory(copied[name].to_numpy(), columns[name])
         assert np.shares_memory(shared[name].to_numpy(), columns[name])
+    # an enum column already holds pandas' category codes (int8 here): no conversion either
+    assert columns["e"].dtype == np.int8
+    assert not np.shares_memory(copied["e"].array.codes, columns["e"])
+    assert np.shares_memory(shared["e"].array.codes, columns["e"])
     columns["x"][:] = -1.0  # the caller's arrays change: a copy does not follow
     assert (copied["x"] >= 0).all()
 
