@@ -163,8 +163,22 @@ class FastReader:
         source, self.fixed, self.strings = generate_reader(layout)
         self.kernel = _load(source).kernel
         self._local = threading.local()  # each thread's word buffer: a dataset may be shared
-        # zero words after the payload: a frame read at the last record reads one past it
-        self._spare = max((k.fixed_bits + 63) // 64 for k in layout.kinds) + 1
+        # words after the payload: a frame read at the last record reads past it (their
+        # content never reaches a value: every slot is masked to its own bits)
+        self.spare = max((k.fixed_bits + 63) // 64 for k in layout.kinds) + 1
+
+    def _copied(self, payload) -> np.ndarray:
+        need = (len(payload) + 7) // 8 + self.spare
+        buffer = getattr(self._local, "words", None)
+        if buffer is None or len(buffer) < need:
+            buffer = self._local.words = np.zeros(need, np.uint64)
+        raw = buffer.view(np.uint8)
+        raw[: len(payload)] = np.frombuffer(payload, np.uint8)
+        raw[len(payload): need * 8] = 0
+        words = buffer[:need]
+        if words.dtype.byteorder == ">":  # pragma: no cover - big-endian hosts
+            words = words.byteswap()
+        return words
 
     def decode(self, payload, n: int, nbits: int, ids: np.ndarray, base_time: int) -> Columns:
         """Columns of the ``n`` records in ``payload`` (a block's decompressed bytes)."""
@@ -177,20 +191,14 @@ class FastReader:
         return out
 
     def decode_into(self, payload, n: int, nbits: int, base_time: int, out: Columns,
-                    at: int) -> None:
+                    at: int, words: np.ndarray | None = None) -> None:
         """Decode ``n`` records into ``out``'s arrays from position ``at`` (zeros where a
-        record's kind lacks a field must already be there)."""
+        record's kind lacks a field must already be there). ``words``: the payload already
+        as little-endian uint64 words followed by ``spare`` more (a shard file's mapping,
+        read in place); else it is copied into a buffer of this thread's."""
         schema = self.layout.schema
-        need = (len(payload) + 7) // 8 + self._spare
-        buffer = getattr(self._local, "words", None)
-        if buffer is None or len(buffer) < need:
-            buffer = self._local.words = np.zeros(need, np.uint64)
-        raw = buffer.view(np.uint8)
-        raw[: len(payload)] = np.frombuffer(payload, np.uint8)
-        raw[len(payload): need * 8] = 0
-        words = buffer[:need]
-        if words.dtype.byteorder == ">":  # pragma: no cover - big-endian hosts
-            words = words.byteswap()
+        if words is None:
+            words = self._copied(payload)
         span = slice(at, at + n)
         views = []
         for name in self.fixed:

@@ -7,6 +7,7 @@ Pure bytes in, bytes out: ``ShardWriter`` returns the pieces to write, in order,
 from __future__ import annotations
 
 import struct
+import sys
 from bisect import bisect_right
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ import numpy as np
 import xxhash
 
 from telecrunch import pack
-from telecrunch.codecs import Codec, codec_by_id
+from telecrunch.codecs import Codec, NoCodec, codec_by_id
 from telecrunch.columns import Columns
 from telecrunch.errors import ChecksumError, FormatError
 from telecrunch.generation import time_floor
@@ -258,6 +259,18 @@ class ShardReader:
                               has_got=False)
         return head, self.codec.decode(stored, head.raw_size)
 
+    def _mapped_words(self, i: int, head: BlockHeader) -> np.ndarray | None:
+        """Block i's payload as uint64 words read in place, without a copy, where it is stored
+        uncompressed and the file holds the decoder's spare words after it (a block is
+        followed by another block or by the index and footer); else None."""
+        if not isinstance(self.codec, NoCodec) or sys.byteorder != "little":
+            return None
+        start = self.entries[i].offset + BLOCK_HEADER.size
+        count = (head.raw_size + 7) // 8 + self.decoder.spare
+        if start + count * 8 > len(self.data):
+            return None
+        return np.frombuffer(self.data, np.uint64, count=count, offset=start)
+
     def block(self, i: int) -> Columns:
         head, raw = self.payload(i)
         ids = np.arange(head.first_id, head.first_id + head.records, dtype=np.uint64)
@@ -301,7 +314,7 @@ class ShardReader:
                 head, raw = self.payload(i)
                 try:
                     self.decoder.decode_into(raw, head.records, head.payload_bits,
-                                             head.base_time, out, at)
+                                             head.base_time, out, at, self._mapped_words(i, head))
                 except FormatError as exc:
                     raise FormatError(f"{self.name} block {i}: {exc.place}", exc.expected,
                                       has_got=False) from None

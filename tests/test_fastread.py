@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import telecrunch
 from telecrunch import pack
+from telecrunch.columns import Columns
 from telecrunch.errors import FormatError
 from telecrunch.fastread import FastReader
 from telecrunch.generation import generate_columns, time_floor
@@ -109,3 +110,55 @@ def test_columns_of_another_dtype_are_a_difference():
     assert columns.differences(other) == []
     other.values["status"] = other.values["status"].astype("int32")
     assert columns.differences(other) == ["status"]
+
+
+def _count_copies(monkeypatch) -> list[int]:
+    """Count the blocks whose payload the decoder copies into its buffer."""
+    copies = []
+    copied = FastReader._copied
+
+    def counting(self, payload):
+        copies.append(len(payload))
+        return copied(self, payload)
+
+    monkeypatch.setattr(FastReader, "_copied", counting)
+    return copies
+
+
+@pytest.mark.parametrize("compression", ["none", "lz4"])
+def test_uncompressed_blocks_are_decoded_in_place_from_the_mapped_file(tmp_path, monkeypatch,
+                                                                       compression):
+    """An uncompressed block is decoded straight from the file's mapping, without a copy
+    (what follows it in the file, a block header or the index, stands in for the spare words
+    and never reaches a value); a compressed one goes through the buffer."""
+    schema = telecrunch.load_schema(ROOT / "jobs" / "reference_schema.yaml")
+    telecrunch.generate(schema, 60_000, tmp_path / "ds", seed=4, cluster="sync",
+                        shard_records=20_000, block_records=4_000, compression=compression)
+    copies = _count_copies(monkeypatch)
+    dataset = telecrunch.open_dataset(tmp_path / "ds")
+    got = dataset.read(threads=1)
+    batches = [Columns.concat([batch]) for batch in dataset.batches(4_000, reuse=True)]
+    expected = generate_columns(schema, 4, 0, 60_000)
+    expected.labels = None
+    assert got.differences(expected) == []
+    assert Columns.concat(batches).differences(expected) == []
+    assert len(copies) == (0 if compression == "none" else 2 * 15)  # 15 blocks, read twice
+
+
+def test_a_last_block_without_room_for_the_spare_words_is_copied(tmp_path, monkeypatch):
+    """Frames wider than the index and footer after the last block: that block alone goes
+    through the buffer (without the check, the words would run past the file's end), and
+    every record still reads back."""
+    wide = {f"w{i}": {"type": "int", "min": 0, "max": 2**62} for i in range(12)}
+    doc = {"telecrunch": 1, "name": "wide", "sources": {"count": 3},
+           "kinds": {"update": {"fields": wide}}}
+    schema = telecrunch.load_schema(doc)
+    assert FastReader(compile_layout(schema)).spare * 8 > 24 + 32  # one index entry, footer
+    telecrunch.generate(schema, 500, tmp_path / "ds", seed=5, cluster="sync",
+                        shard_records=500, block_records=250)  # two blocks: the first in place
+    copies = _count_copies(monkeypatch)
+    got = telecrunch.open_dataset(tmp_path / "ds").read()
+    expected = generate_columns(schema, 5, 0, 500)
+    expected.labels = None
+    assert got.differences(expected) == []
+    assert len(copies) == 1
