@@ -48,9 +48,11 @@ def schema_of(payload: dict[str, Any]) -> Schema:
 _THREAD = threading.local()  # each thread's fused kernels: they keep buffers and state
 
 
-def fast_blocks(schema: Schema):
+def fast_blocks(schema: Schema, canonical: str | None = None):
     """The fused kernel for a schema in this thread, or None where it does not apply
     (``TELECRUNCH_FUSED=0`` turns it off, to compare with the reference path).
+    ``canonical``: the schema's canonical JSON where the caller has it (a task's payload),
+    which saves making it again for every shard (0.2 ms).
 
     One per thread: a kernel's output buffer and walk state are overwritten by its next
     block, so workers running tasks in several threads must not share one."""
@@ -58,7 +60,8 @@ def fast_blocks(schema: Schema):
 
     if os.environ.get("TELECRUNCH_FUSED", "1") == "0":
         return None
-    canonical = orjson.dumps(schema.to_doc()).decode()
+    if canonical is None:
+        canonical = orjson.dumps(schema.to_doc()).decode()
     kernels = getattr(_THREAD, "kernels", None)
     if kernels is None:
         kernels = _THREAD.kernels = {}
@@ -106,7 +109,8 @@ def make_shard(payload: dict[str, Any], shard: ShardPlan,
         if schema.anomalies:
             sinks.append(LabelsSink(target))
         block = payload["block_records"]
-        fast = fast_blocks(schema) if [s.format for s in sinks] == ["binary"] else None
+        fast = fast_blocks(schema, payload["schema"]) if [s.format for s in sinks] == \
+            ["binary"] else None
         if fast is not None:
             fast.begin(shard.first_id)
         for start in range(shard.first_id, shard.id_stop, block):
