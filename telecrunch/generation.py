@@ -139,6 +139,12 @@ class KindMaker:
         return self.values
 
     def make(self, field: FieldBase) -> np.ndarray:
+        # a signal's extreme parameters (a std of 1e300) overflow to +-inf, which conform clips
+        # to the field's range, as the compiled kernel does: values, not warnings
+        with np.errstate(over="ignore"):
+            return self._make(field)
+
+    def _make(self, field: FieldBase) -> np.ndarray:
         pos = self.pos
         draws = self.draws(field, pos, self.values)
         raw = self.raw(field, draws) if len(pos) else np.zeros(0)

@@ -127,6 +127,28 @@ def test_normal_is_clipped_to_the_field_range():
     assert_close(np.mean(v == 10), p_top, math.sqrt(p_top * (1 - p_top) / n), "mass at max")
 
 
+def test_an_extreme_std_clips_to_the_range_ends_without_a_warning(tmp_path):
+    """Draws past float64 become +-inf and are clipped like any value out of range, by the
+    reference path and the compiled kernel alike, and nothing prints a RuntimeWarning."""
+    import warnings
+
+    import telecrunch
+
+    wide = {"kind": "normal", "mean": 0.0, "std": 1e308}
+    schema = make_schema({"x": {"type": "float", "min": -1, "max": 1, "resolution": 0.5,
+                                "signal": wide},
+                          "v": {"type": "int", "min": -5, "max": 5, "signal": wide}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        columns = generate_columns(schema, SEED, 0, 2_000)
+        telecrunch.generate(schema, 2_000, tmp_path / "ds", seed=SEED, cluster="sync")
+        read = telecrunch.open_dataset(tmp_path / "ds").read()
+    assert set(np.unique(columns["x"])) == {-1.0, 1.0}
+    assert set(np.unique(columns["v"])) == {-5, 5}
+    columns.labels = None
+    assert read.differences(columns) == []
+
+
 def test_lognormal_log_mean_and_log_std():
     schema = make_schema({"v": {"type": "float", "encoding": "binary64", "min": 0, "max": 1e6,
                                 "signal": {"kind": "lognormal", "mu": 1.5, "sigma": 0.7}}})
