@@ -109,8 +109,8 @@ def make_shard(payload: dict[str, Any], shard: ShardPlan,
         if schema.anomalies:
             sinks.append(LabelsSink(target))
         block = payload["block_records"]
-        fast = fast_blocks(schema, payload["schema"]) if [s.format for s in sinks] == \
-            ["binary"] else None
+        binary_only = [s.format for s in sinks] == ["binary"]
+        fast = fast_blocks(schema, payload["schema"]) if binary_only else None
         if fast is not None:
             fast.begin(shard.first_id)
         for start in range(shard.first_id, shard.id_stop, block):
