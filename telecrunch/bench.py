@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 REFERENCE = ROOT / "jobs" / "reference_schema.yaml"
 REALISTIC = ROOT / "jobs" / "reference_realistic_schema.yaml"
 BLOCK = 65536
+SHARDS = 16  # the shards of an end-to-end run
 
 
 @dataclass
@@ -97,12 +98,37 @@ def kernel(path: Path, records: int, repeats: int, name: str) -> Result:
     return Result(name, records, times, size)
 
 
-def _kernel_process(path: Path, records: int, first_id: int, repeats: int, barrier,
-                    results) -> None:
-    run = _kernel_passes(path, records, first_id)
-    run()  # warm-up: the kernel loaded, its buffers made
+def _kernel_pass_of(path: Path, records: int, first_id: int):
+    return _kernel_passes(path, records, first_id), None
+
+
+def _write_passes(folder: Path, nbytes: int, files: int, write: int):
+    """A function writing ``nbytes`` of prepared bytes into ``files`` new files under
+    ``folder``, ``write`` bytes a call, as a worker writes a shard's blocks; and one removing
+    them (untimed)."""
+    chunk = np.random.default_rng(0).bytes(write)
+    per_file = [nbytes // files + (i < nbytes % files) for i in range(files)]
+
+    def run() -> int:
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, size in enumerate(per_file):
+            with open(folder / f"{i}.bin", "wb", buffering=0) as file:
+                for start in range(0, size, write):
+                    file.write(chunk[:min(write, size - start)])
+        return nbytes
+
+    return run, lambda: shutil.rmtree(folder, ignore_errors=True)
+
+
+def _process(make: Callable, args: tuple, repeats: int, barrier, results) -> None:
+    run, prepare = make(*args)
+    if prepare is not None:
+        prepare()
+    run()  # warm-up: the kernel loaded, buffers made
     times = []
     for _ in range(repeats):
+        if prepare is not None:
+            prepare()
         barrier.wait()  # every process starts each pass together
         started = time.perf_counter()
         size = run()
@@ -110,17 +136,17 @@ def _kernel_process(path: Path, records: int, first_id: int, repeats: int, barri
     results.put((times, size))
 
 
-def kernel_processes(path: Path, records: int, repeats: int, processes: int) -> Result:
-    """The kernel in ``processes`` processes at once, each on its own records, as the
-    workers of a local cluster run it: the most the machine's cores make together right now,
-    the ceiling of end to end. A pass takes as long as its slowest process."""
+def _at_once(name: str, make: Callable, args: list[tuple], records: int,
+             repeats: int) -> Result:
+    """``make(*a)`` for each ``a`` of ``args`` in a process of its own, all passes started
+    together: a pass takes as long as its slowest process."""
     import multiprocessing
 
+    processes = len(args)
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(processes), context.Queue()
-    workers = [context.Process(target=_kernel_process,
-                               args=(path, records, i * records, repeats, barrier, results))
-               for i in range(processes)]
+    workers = [context.Process(target=_process, args=(make, a, repeats, barrier, results))
+               for a in args]
     for worker in workers:
         worker.start()
     done: list = []
@@ -130,15 +156,39 @@ def kernel_processes(path: Path, records: int, repeats: int, processes: int) -> 
                 done.append(results.get(timeout=1))
             except queue.Empty:
                 if any(w.exitcode not in (None, 0) for w in workers):
-                    raise RuntimeError("a kernel process of the bench failed") from None
+                    raise RuntimeError(f"a process of the bench's {name} failed") from None
     finally:
         for worker in workers:  # one failed: the others wait at the barrier for ever
             worker.join(timeout=0 if len(done) < processes else 60)
             if worker.is_alive():
                 worker.kill()
     seconds = [max(times[i] for times, _ in done) for i in range(repeats)]
-    return Result(f"kernel, {processes} processes at once", records * processes, seconds,
-                  sum(size for _, size in done))
+    return Result(name, records, seconds, sum(size for _, size in done))
+
+
+def kernel_processes(path: Path, records: int, repeats: int, processes: int) -> Result:
+    """The kernel in ``processes`` processes at once, each on its own records, as the
+    workers of a local cluster run it: the most the machine's cores make together right now,
+    the ceiling of end to end."""
+    return _at_once(f"kernel, {processes} processes at once", _kernel_pass_of,
+                    [(path, records, i * records) for i in range(processes)],
+                    records * processes, repeats)
+
+
+def write_floor(folder: Path, records: int, record_bytes: float, files: int, repeats: int,
+                processes: int = 2) -> Result:
+    """Prepared bytes, as many as end to end writes for ``records`` records, written into
+    ``files`` new files by ``processes`` processes at once: what the machine's file system
+    takes through the page cache right now, the other ceiling of end to end."""
+    nbytes = round(records * record_bytes)
+    write = round(BLOCK * record_bytes)
+    args = [(folder / str(i), nbytes // processes + (i < nbytes % processes),
+             max(files // processes + (i < files % processes), 1), write)
+            for i in range(processes)]
+    result = _at_once(f"write floor, {processes} processes", _write_passes, args, records,
+                      repeats)
+    shutil.rmtree(folder, ignore_errors=True)
+    return result
 
 
 def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
@@ -154,7 +204,7 @@ def end_to_end(address: str, out: Path, records: int, repeats: int, name: str,
 
     def run() -> int:
         manifest = telecrunch.generate(schema, records, out, seed=1, cluster=address,
-                                       shard_records=max(records // 16, BLOCK),
+                                       shard_records=max(records // SHARDS, BLOCK),
                                        compression=compression)
         sizes.append(sum(manifest.bytes_by_format().values()))
         return sizes[-1]
@@ -343,13 +393,16 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
             echo(result.line())
 
     echo(f"{'name':<28} | {'min':>9} {'median':>9} {'max':>9}   rate    |  output     | size")
-    add(kernel(REFERENCE, kernel_records, repeats, "kernel, 1 core"))
+    one_core = kernel(REFERENCE, kernel_records, repeats, "kernel, 1 core")
+    add(one_core)
     add(kernel_processes(REFERENCE, kernel_records, repeats, 2))
     add(kernel(REALISTIC, kernel_records // 4, repeats, "kernel realistic, 1 core"))
     add(numpy_pcg64(kernel_records, repeats))
     add(numpy_vectorized(kernel_records // 4, repeats))
     add(naive_python(50_000, repeats))
     add(faker_struct(5_000, repeats))
+    add(write_floor(folder / "floor", records, one_core.bytes / one_core.records, SHARDS,
+                    repeats))
     worker_rss = 0.0
     try:
         for workers in (2, 1):
@@ -370,6 +423,7 @@ def run_bench(records: int = 40_000_000, repeats: int = 3, out: str | None = Non
     by = {r.name: r for r in results}
     echo("ratios of medians:")
     for a, b in [("end to end, 2 workers", "kernel, 2 processes at once"),
+                 ("end to end, 2 workers", "write floor, 2 processes"),
                  ("kernel, 2 processes at once", "kernel, 1 core"),
                  ("end to end, 2 workers", "numpy PCG64 draw floor"),
                  ("end to end, 2 workers", "naive Python packer"),

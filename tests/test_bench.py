@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from telecrunch.bench import _kernel_passes, _timed, kernel_processes, run_bench
+from telecrunch.bench import _kernel_passes, _timed, kernel_processes, run_bench, write_floor
 
 ROW = re.compile(r"^.{28} \| +(\S+) +(\S+) +(\S+) M rec/s \| +[\d.]+ MB/s \| +[\d.]+ B/rec$")
 ROOT = Path(__file__).resolve().parent.parent
@@ -21,7 +21,8 @@ REFERENCE = str(ROOT / "jobs" / "reference_schema.yaml")
 NAMES = ["kernel, 1 core", "kernel, 2 processes at once", "kernel realistic, 1 core",
          "numpy PCG64 draw floor", "numpy vectorized gen+pack", "naive Python packer",
          "end to end, 2 workers", "end to end lz4, 2 workers", "read (decode, 1 core)",
-         "read (decode, all cores)", "read batches, reused, 1 core", "end to end, 1 worker"]
+         "read (decode, all cores)", "read batches, reused, 1 core", "end to end, 1 worker",
+         "write floor, 2 processes"]
 
 
 def test_bench_reports_every_measurement_in_its_format(tmp_path):
@@ -47,13 +48,17 @@ def test_bench_reports_every_measurement_in_its_format(tmp_path):
     assert both.records == 2 * by["kernel, 1 core"].records
     assert both.bytes / both.records == pytest.approx(kernel, rel=0.01)
     assert files == pytest.approx(kernel, rel=0.01)
+    # the write floor writes as many bytes as end to end, for as many records
+    floor = by["write floor, 2 processes"]
+    assert (floor.records, floor.bytes) == (records, round(records * kernel))
     assert by["read (decode, 1 core)"].records == records
     assert by["read (decode, all cores)"].records == records
     assert by["read batches, reused, 1 core"].records == records
     # uniform draws packed to their widths leave lz4 nothing to find: the same size, framed
     assert by["end to end lz4, 2 workers"].bytes == pytest.approx(files * records, rel=0.01)
     for ratio in ("end to end, 2 workers / end to end, 1 worker",
-                  "end to end, 2 workers / kernel, 2 processes at once"):
+                  "end to end, 2 workers / kernel, 2 processes at once",
+                  "end to end, 2 workers / write floor, 2 processes"):
         assert any(line.startswith(f"  {ratio} = ") for line in lines)
     assert any(line.startswith("peak RSS: ") for line in lines)
     assert not list(tmp_path.iterdir())  # its datasets are removed
@@ -70,8 +75,29 @@ def test_the_kernel_processes_make_consecutive_id_ranges_of_their_own():
 
 
 def test_a_failing_kernel_process_fails_the_bench_instead_of_hanging(tmp_path):
-    with pytest.raises(RuntimeError, match="kernel process"):
+    with pytest.raises(RuntimeError, match="bench.s kernel, 2 processes at once failed"):
         kernel_processes(tmp_path / "missing.yaml", 1_000, 1, 2)
+
+
+def test_the_write_floor_writes_its_bytes_into_new_files_and_removes_them(tmp_path):
+    """1,000 records of 10.5 bytes in 3 files by 2 processes, 65,536 x 10.5 bytes a write:
+    10,500 bytes in all, each pass into files it made itself."""
+    floor = write_floor(tmp_path / "floor", 1_000, 10.5, 3, 2)
+    assert (floor.name, floor.records, floor.bytes, len(floor.seconds)) == (
+        "write floor, 2 processes", 1_000, 10_500, 2)
+    assert all(s > 0 for s in floor.seconds)
+    assert not (tmp_path / "floor").exists()
+
+
+def test_a_write_pass_fills_its_files_with_the_bytes_asked_for(tmp_path):
+    from telecrunch.bench import _write_passes
+
+    run, clear = _write_passes(tmp_path / "w", 10, 3, 4)
+    assert run() == 10
+    sizes = sorted(p.stat().st_size for p in (tmp_path / "w").iterdir())
+    assert sizes == [3, 3, 4]
+    clear()
+    assert not (tmp_path / "w").exists()
 
 
 def _benchmark(name: str):
