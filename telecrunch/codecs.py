@@ -46,15 +46,21 @@ class Lz4Codec(Codec):
     """lz4 frame format with content size and no content checksum: the block's own xxh64
     (docs/FORMAT.md, 2.2) already covers every stored byte, and the frame's second checksum
     (xxh32 of the content, 2.7 GB/s here) took more time than the compression itself. Frames
-    with one, as TeleCrunch wrote them before, read the same."""
+    with one, as TeleCrunch wrote them before, read the same.
+
+    A payload (65,536 records, about 1 MB for the reference schema) goes in one frame block
+    of up to 4 MB, unlinked: the default 64 KB linked blocks compressed the same packed bits
+    at 7.2 GB/s against 14.6 here, to the same size (bit-packed values leave lz4 little to
+    find); any lz4 frame decoder reads either."""
 
     def encode(self, data: bytes) -> bytes:
         return lz4.frame.compress(data, content_checksum=False, store_size=True,
-                                  compression_level=0)
+                                  compression_level=0, block_size=lz4.frame.BLOCKSIZE_MAX4MB,
+                                  block_linked=False)
 
     def decode(self, data: bytes, size: int) -> bytes:
         try:
-            return self._checked(lz4.frame.decompress(bytes(data)), size)
+            return self._checked(lz4.frame.decompress(data), size)
         except RuntimeError as exc:
             raise FormatError("lz4 block", f"corrupt frame ({exc})", has_got=False) from None
 
@@ -67,7 +73,7 @@ class GzipCodec(Codec):
 
     def decode(self, data: bytes, size: int) -> bytes:
         try:
-            return self._checked(gzip.decompress(bytes(data)), size)
+            return self._checked(gzip.decompress(data), size)
         except (OSError, EOFError, zlib.error) as exc:
             raise FormatError("gzip block", f"corrupt member ({exc})", has_got=False) from None
 
@@ -81,7 +87,7 @@ class ZstdCodec(Codec):
 
     def decode(self, data: bytes, size: int) -> bytes:
         try:
-            out = zstandard.ZstdDecompressor().decompress(bytes(data), max_output_size=size)
+            out = zstandard.ZstdDecompressor().decompress(data, max_output_size=size)
         except zstandard.ZstdError as exc:
             raise FormatError("zstd block", f"corrupt frame ({exc})", has_got=False) from None
         return self._checked(out, size)
