@@ -32,7 +32,7 @@ from telecrunch.plan import ShardPlan, plan_shards, plan_tasks
 from telecrunch.sinks import format_options, prepare_formats
 from telecrunch.stats import empty_stats, merge
 from telecrunch.storage import is_temporary, join, open_fs, write_atomic
-from telecrunch.tasks import RECEIPTS, STATE_DIR, check_payload, make_shards
+from telecrunch.tasks import RECEIPTS, STATE_DIR, check_payload, make_shards, shard_results
 
 JOB_STATE = f"{STATE_DIR}/job.json"
 
@@ -171,7 +171,7 @@ def run_job(job: Job, *, resume: bool = False, cluster: str | None = None,
             if on_start is not None:
                 on_start(runner, shards)
             for results in runner.run(make_shards, calls):
-                for doc, reused in results:
+                for doc, reused in shard_results(results):
                     entry = ShardEntry.from_dict(doc)
                     entries[entry.index] = entry
                     made += not reused

@@ -148,9 +148,18 @@ def make_shard(payload: dict[str, Any], shard: ShardPlan,
 
 
 def make_shards(payload: dict[str, Any], shards: list[ShardPlan],
-                known: list[dict | None]) -> list[tuple[dict, bool]]:
-    """``make_shard`` for each of a run of shards (one task: see plan.plan_tasks), in order."""
-    return [make_shard(payload, shard, entry) for shard, entry in zip(shards, known, strict=True)]
+                known: list[dict | None]) -> bytes:
+    """``make_shard`` for each of a run of shards (one task: see plan.plan_tasks), in order,
+    as the JSON of a list of [entry, reused] (``shard_results`` reads it). A task's result as
+    bytes: Dask sizes a result by walking it, 0.4 ms for a shard entry's nested statistics
+    against 5 µs to encode it, and takes bytes at their length."""
+    return orjson.dumps([make_shard(payload, shard, entry)
+                         for shard, entry in zip(shards, known, strict=True)])
+
+
+def shard_results(data: bytes) -> list[tuple[dict, bool]]:
+    """The (entry, reused) pairs of a ``make_shards`` result."""
+    return [(doc, reused) for doc, reused in orjson.loads(data)]
 
 
 def check_payload(payload: dict[str, Any]) -> None:

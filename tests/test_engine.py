@@ -373,3 +373,27 @@ def test_small_shards_go_several_to_a_task_on_the_cluster(tmp_path, schema, clus
                         shard_records=1_000)
     assert shard_bytes(tmp_path / "ds") == shard_bytes(tmp_path / "sync")
     assert len(shard_bytes(tmp_path / "ds")) == 120
+
+
+def test_a_shard_task_returns_its_entries_as_json_bytes(tmp_path):
+    """Dask sizes a task's result by walking it; the entries travel as JSON bytes instead,
+    and read back as the entries the shards' receipts hold (kept shards marked so)."""
+    from telecrunch.engine import task_payload
+    from telecrunch.job import make_job
+    from telecrunch.plan import plan_shards
+    from telecrunch.tasks import RECEIPTS, make_shards, shard_results
+
+    out = tmp_path / "d"
+    job = make_job(telecrunch.load_schema(DEMO_SCHEMA), records=3_000, out=str(out),
+                   shard_records=1_000, seed=4)
+    payload = task_payload(job)
+    shards = plan_shards(0, 3_000, 1_000)
+    data = make_shards(payload, shards[:2], [None, None])
+    assert isinstance(data, bytes)
+    results = shard_results(data)
+    assert [(doc["index"], reused) for doc, reused in results] == [(0, False), (1, False)]
+    for shard, (doc, _) in zip(shards, results, strict=False):
+        receipt = orjson.loads((out / RECEIPTS / f"{shard.name}.json").read_bytes())
+        assert doc == receipt["entry"]
+    assert shard_results(make_shards(payload, shards[:1], [results[0][0]])) == [
+        (results[0][0], True)]
