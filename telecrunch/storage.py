@@ -12,6 +12,9 @@ from typing import Any
 
 import xxhash
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+
+from telecrunch.reserve import Reservation
 
 TMP_MARK = ".tmp-"
 
@@ -40,7 +43,8 @@ class AtomicFile:
     """A file being written: bytes go to a temporary name, hashed on the way (xxh3-64).
 
     ``commit()`` renames it to its final name; ``abort()`` removes it. Used as a context
-    manager, an exception aborts.
+    manager, an exception aborts. A local file that grows past 1 MB gets its disk blocks
+    reserved ahead (telecrunch.reserve).
     """
 
     def __init__(self, fs: Any, path: str):
@@ -51,9 +55,13 @@ class AtomicFile:
         self._file = fs.open(self.tmp, "wb")
         self._hash = xxhash.xxh3_64()
         self.size = 0
+        self._reserved = (Reservation(self._file.fileno())
+                          if isinstance(fs, LocalFileSystem) else None)
 
     def write(self, data: bytes) -> None:
         if data:
+            if self._reserved is not None:
+                self._reserved.before_write(self.size, len(data))
             self._file.write(data)
             self._hash.update(data)
             self.size += len(data)
@@ -63,6 +71,9 @@ class AtomicFile:
         return self._hash.hexdigest()
 
     def commit(self) -> None:
+        if self._reserved is not None:
+            self._file.flush()
+            self._reserved.release(self.size)
         self._file.close()
         self.fs.mv(self.tmp, self.path)
 
