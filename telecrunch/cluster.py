@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,17 +136,32 @@ class DaskRunner:
                 self._stop(pending)
 
     def _stop(self, pending: list) -> None:
-        """Cancel the tasks no worker holds yet and wait for the others to end (they cannot
-        be stopped), so that the caller's clean-up comes after their last write. With the
-        scheduler gone there is nothing to wait for: the error that ended the run stands."""
-        from distributed import wait
-
+        """Cancel what is left of the run and wait until no worker still runs, or may yet
+        start, a task of it (a running task cannot be stopped), so that the caller's clean-up
+        comes after its last write. With the scheduler gone there is nothing to wait for: the
+        error that ended the run stands."""
+        keys = [f.key for f in pending]
         try:
-            held = {key for keys in self.client.processing().values() for key in keys}
-            self.client.cancel([f for f in pending if f.key not in held])
-            wait([f for f in pending if f.key in held])
+            self.client.cancel(pending)
+            # twice in a row: a task sent to a worker just before the cancellation shows there
+            # only once the worker has it
+            quiet = 0
+            while quiet < 2:
+                held = self.client.run(unfinished_tasks, keys)
+                quiet = 0 if any(held.values()) else quiet + 1
+                time.sleep(0.02)
         except Exception:  # noqa: BLE001 - the run's own error matters more
             pass
+
+
+# task states on a worker after which the task writes nothing more
+FINISHED = frozenset({"memory", "error", "released", "forgotten"})
+
+
+def unfinished_tasks(keys: Sequence[str], dask_worker=None) -> list[str]:
+    """Which of ``keys`` a worker runs or may still run (``client.run`` passes the worker)."""
+    tasks = dask_worker.state.tasks
+    return [key for key in keys if key in tasks and tasks[key].state not in FINISHED]
 
 
 def _read_spec(path: str) -> dict[str, Any]:

@@ -3,10 +3,11 @@
 Linux's fallocate(2) with FALLOC_FL_KEEP_SIZE gives a file its blocks in large extents before
 the bytes come, without changing its size; ext4 then skips the per-page bookkeeping of delayed
 allocation: on the development machine, 283 MB of plain 930 KB writes into new files took 41
-ms instead of 57, and whole shards made in process 3 to 5% less time (docs/PERFORMANCE.md). What is reserved past the last byte is released by truncating
-the file to its size when it is done. Elsewhere (another system, a filesystem without
-fallocate) nothing is reserved and writes go on as before. Python's os.posix_fallocate is not
-used: where the filesystem lacks fallocate, the C library emulates it by writing zeros.
+ms instead of 57, and whole shards made in process 3 to 5% less time (docs/PERFORMANCE.md).
+What is reserved past the last byte is released by truncating the file to its size when it is
+done. Elsewhere (another system, a filesystem without fallocate) nothing is reserved and writes
+go on as before. Python's os.posix_fallocate is not used: where the filesystem lacks
+fallocate, the C library emulates it by writing zeros.
 """
 
 from __future__ import annotations

@@ -279,6 +279,53 @@ def test_a_task_error_on_the_cluster_reaches_the_caller(tmp_path, cluster_addres
     assert not (tmp_path / "ds").exists()  # nothing made: nothing left
 
 
+def test_a_failed_task_ends_the_run_once_no_worker_runs_another_of_its_tasks(
+        tmp_path, cluster_address):
+    """One task fails while another still writes and a third waits for a worker (or has
+    just started on the failed one's): the run's error reaches the caller only once every
+    task of the run has written all it will, so that the caller's clean-up comes after the
+    run's last write."""
+    import time
+    from pathlib import Path
+
+    from distributed import Client
+
+    from telecrunch.cluster import DaskRunner, unfinished_tasks
+
+    def task(delay: float, marker: str | None) -> int:
+        time.sleep(delay)
+        if marker is None:
+            raise ValueError("boom")
+        Path(marker).write_text("written")
+        return 1
+
+    slow, later = tmp_path / "slow", tmp_path / "later"
+    calls = [("stop-test-fail", (0.3, None)), ("stop-test-slow", (2.0, str(slow))),
+             ("stop-test-later", (3.0, str(later)))]
+    with Client(cluster_address) as client:
+        with pytest.raises(ValueError, match="boom"):
+            list(DaskRunner(client, "test").run(task, calls))
+        assert slow.read_text() == "written"
+        written = later.exists()  # the third task ran to its end, or never will
+        held = client.run(unfinished_tasks, [key for key, _ in calls])
+        assert list(held.values()) == [[], []]
+    time.sleep(3.5)  # a third task still running would have written by now
+    assert later.exists() == written
+
+
+def test_unfinished_tasks_are_those_a_worker_runs_or_may_still_start():
+    from types import SimpleNamespace
+
+    from telecrunch.cluster import unfinished_tasks
+
+    states = {"a": "executing", "b": "cancelled", "c": "ready", "d": "memory", "e": "error",
+              "f": "released"}
+    worker = SimpleNamespace(state=SimpleNamespace(tasks={
+        key: SimpleNamespace(state=state) for key, state in states.items()}))
+    assert unfinished_tasks(["a", "b", "c", "d", "e", "f", "g"], dask_worker=worker) == [
+        "a", "b", "c"]
+
+
 def test_the_callers_client_is_used_and_each_run_makes_its_shards_again(tmp_path, schema,
                                                                         cluster_address):
     """A notebook's client connected to the scheduler serves the runs and stays open; a

@@ -29,6 +29,26 @@ def receipts(out):
     return sorted(p.name for p in folder.glob("part-*.json")) if folder.exists() else []
 
 
+def busy_tasks(dask_worker=None):
+    from telecrunch.cluster import FINISHED
+
+    return [key for key, task in dask_worker.state.tasks.items() if task.state not in FINISHED]
+
+
+def wait_until_the_workers_are_done(address, timeout=120):
+    """The tasks of a killed client go on on the workers until they end (or are dropped
+    before they start): wait until no worker holds one, twice in a row."""
+    from distributed import Client
+
+    deadline = time.monotonic() + timeout
+    with Client(address) as client:
+        quiet = 0
+        while quiet < 2:
+            assert time.monotonic() < deadline, "the workers are still busy"
+            quiet = 0 if any(client.run(busy_tasks).values()) else quiet + 1
+            time.sleep(0.1)
+
+
 def shard_state(out):
     return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.glob("part-*.tcs")}
 
@@ -56,7 +76,7 @@ def test_killed_job_resumes_without_redoing_shards_and_ends_identical(
     assert not (out / "manifest.json").exists()
     done_before = receipts(out)
     assert 4 <= len(done_before) < RECORDS // SHARD
-    time.sleep(1.0)  # let tasks already running on the workers finish or be dropped
+    wait_until_the_workers_are_done(cluster_address)
     before = shard_state(out)
     kept = {name.replace(".json", ".tcs") for name in done_before}
 
