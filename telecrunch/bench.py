@@ -102,12 +102,17 @@ def _kernel_pass_of(path: Path, records: int, first_id: int):
     return _kernel_passes(path, records, first_id), None
 
 
+def _shares(total: int, parts: int) -> list[int]:
+    """``total`` cut into ``parts`` whole shares that differ by at most one."""
+    return [total // parts + (i < total % parts) for i in range(parts)]
+
+
 def _write_passes(folder: Path, nbytes: int, files: int, write: int):
     """A function writing ``nbytes`` of prepared bytes into ``files`` new files under
     ``folder``, ``write`` bytes a call, as a worker writes a shard's blocks; and one removing
     them (untimed)."""
     chunk = np.random.default_rng(0).bytes(write)
-    per_file = [nbytes // files + (i < nbytes % files) for i in range(files)]
+    per_file = _shares(nbytes, files)
 
     def run() -> int:
         folder.mkdir(parents=True, exist_ok=True)
@@ -182,9 +187,8 @@ def write_floor(folder: Path, records: int, record_bytes: float, files: int, rep
     takes through the page cache right now, the other ceiling of end to end."""
     nbytes = round(records * record_bytes)
     write = round(BLOCK * record_bytes)
-    args = [(folder / str(i), nbytes // processes + (i < nbytes % processes),
-             max(files // processes + (i < files % processes), 1), write)
-            for i in range(processes)]
+    args = [(folder / str(i), size, max(count, 1), write) for i, (size, count) in
+            enumerate(zip(_shares(nbytes, processes), _shares(files, processes), strict=True))]
     result = _at_once(f"write floor, {processes} processes", _write_passes, args, records,
                       repeats)
     shutil.rmtree(folder, ignore_errors=True)
